@@ -1,0 +1,45 @@
+//go:build tools
+
+// Package tools pins the module's dependencies while the packages that use
+// them are being written. It is never built.
+package tools
+
+import (
+	_ "github.com/alecthomas/kong"
+	_ "github.com/creachadair/jrpc2"
+	_ "github.com/creachadair/jrpc2/jhttp"
+	_ "github.com/emersion/go-ical"
+	_ "github.com/emersion/go-imap/v2"
+	_ "github.com/emersion/go-imap/v2/imapclient"
+	_ "github.com/emersion/go-imap/v2/imapserver"
+	_ "github.com/emersion/go-message"
+	_ "github.com/emersion/go-sasl"
+	_ "github.com/emersion/go-smtp"
+	_ "github.com/emersion/go-vcard"
+	_ "github.com/emersion/go-webdav"
+	_ "github.com/emersion/go-webdav/caldav"
+	_ "github.com/emersion/go-webdav/carddav"
+	_ "github.com/getkin/kin-openapi/openapi3"
+	_ "github.com/getkin/kin-openapi/openapi3filter"
+	_ "github.com/google/go-cmp/cmp"
+	_ "github.com/hashicorp/go-hclog"
+	_ "github.com/hashicorp/go-plugin"
+	_ "github.com/pelletier/go-toml/v2"
+	_ "github.com/prometheus/client_golang/prometheus"
+	_ "github.com/quic-go/quic-go"
+	_ "github.com/vishvananda/netlink"
+	_ "github.com/zeebo/blake3"
+	_ "go.uber.org/goleak"
+	_ "golang.org/x/crypto/bcrypt"
+	_ "golang.org/x/crypto/argon2"
+	_ "golang.org/x/net/webdav"
+	_ "golang.org/x/sync/errgroup"
+	_ "golang.org/x/sys/unix"
+	_ "golang.org/x/time/rate"
+	_ "golang.zx2c4.com/wireguard/tun"
+	_ "google.golang.org/grpc"
+	_ "google.golang.org/protobuf/proto"
+	_ "gvisor.dev/gvisor/pkg/tcpip/stack"
+	_ "gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	_ "modernc.org/sqlite"
+)
