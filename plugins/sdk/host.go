@@ -20,6 +20,9 @@ type Host interface {
 	LookupKey(ctx context.Context, addr netip.Addr) (PublicKey, error)
 	// AddressOf returns the overlay address derived from key.
 	AddressOf(ctx context.Context, key PublicKey) (netip.Addr, error)
+	// RouteMetric returns the metric of the node's selected route to addr
+	// (lower is better), or ErrNotFound if there is no route.
+	RouteMetric(ctx context.Context, addr netip.Addr) (uint16, error)
 	// Dial connects to address (an "[overlay address]:port") over the mesh,
 	// through the node's SOCKS5 dial-out. network must be "tcp".
 	Dial(ctx context.Context, network, address string) (net.Conn, error)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 )
@@ -28,6 +29,23 @@ type Plugin interface {
 	Serve(ctx context.Context, service string, ln net.Listener) error
 }
 
+// Commander is an optional interface. A plugin that implements it offers
+// command-line subcommands, run as `mycelium <plugin> <command> args...`:
+// the node executes the plugin binary with the arguments (outside
+// go-plugin), and the SDK calls RunCommand with the same configuration the
+// plugin would get from Configure.
+type Commander interface {
+	RunCommand(ctx context.Context, env CommandEnv, args []string) error
+}
+
+// CommandEnv is the environment of a plugin subcommand.
+type CommandEnv struct {
+	Config           // settings, data dir, node info and TLS material
+	Stdin  io.Reader // the terminal's standard input
+	Stdout io.Writer // command output
+	Stderr io.Writer // diagnostics
+}
+
 // Description lists what a plugin offers.
 type Description struct {
 	Name     string        // plugin name, e.g. "mail"
@@ -44,12 +62,17 @@ const (
 	TLSImplicit TLSMode = "implicit" // TLS from the first byte (SMTPS 465, IMAPS 993, HTTPS)
 )
 
-// ServiceSpec describes one service of a plugin.
+// ServiceSpec describes one service of a plugin. The ports are defaults;
+// the node's config can move or disable either listener.
 type ServiceSpec struct {
-	Name     string  // e.g. "submission", "imaps", "webdav"
-	Protocol string  // e.g. "smtp", "imap", "http"
-	Port     uint16  // default port on the overlay address
-	TLS      TLSMode // how the service uses TLS; the plugin terminates it
+	Name     string // e.g. "submission", "imaps", "webdav"
+	Protocol string // e.g. "smtp", "imap", "http"
+	Port     uint16 // default port on the overlay address; 0: not on the overlay by default
+	// LoopbackPort is the default port of the loopback listener
+	// (127.0.0.1 and ::1); 0: no loopback listener by default. Loopback
+	// ports are usually unprivileged (e.g. 1587 for 587).
+	LoopbackPort uint16
+	TLS          TLSMode // how the service uses TLS; the plugin terminates it
 }
 
 // Config is what the host gives a plugin in Configure.
