@@ -52,7 +52,7 @@ fuzz: ## run every fuzz target for FUZZTIME each
 lint: ## gofmt, go vet, and the import-rule test
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	$(GO) test -run TestImportRules .
+	$(GO) test -run TestImportRules ./cmd/mycelium
 
 bench: ## Go benchmarks of the hot paths, with -benchmem
 	$(GO) test -run '^$$' -bench . -benchmem ./core/...
