@@ -15,7 +15,7 @@ import (
 
 // generate proxies a chat, completion or embedding request.
 func (h *Handler) generate(w http.ResponseWriter, r *http.Request, peer, endpoint string) {
-	body, req, e := readRequest(w, r, h.cfg.MaxBodyBytes)
+	body, req, e := wire.ReadRequest(w, r, h.cfg.MaxBodyBytes)
 	if e == nil && !h.allowed(req.Model) {
 		e = wire.NotFoundModel(req.Model)
 	}
@@ -62,27 +62,6 @@ func interruptMessage(ctx context.Context, err error) string {
 		return "The model server stopped sending: " + relay.ErrIdle.Error() + "."
 	}
 	return "The model server's stream broke off: " + err.Error() + "."
-}
-
-// readRequest reads and peeks at a generation request body.
-func readRequest(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, wire.Request, *wire.Error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return nil, wire.Request{}, &wire.Error{Status: http.StatusRequestEntityTooLarge, Type: wire.TypeInvalidRequest,
-				Code: wire.CodeBodyTooLarge, Message: fmt.Sprintf("Request body larger than %d bytes.", limit)}
-		}
-		return nil, wire.Request{}, wire.BadRequest("", "", "Could not read the request body: "+err.Error())
-	}
-	req, err := wire.PeekRequest(body)
-	if err != nil {
-		return nil, req, wire.BadRequest(wire.CodeInvalidJSON, "", "We could not parse the JSON body of your request: "+err.Error())
-	}
-	if req.Model == "" {
-		return nil, req, wire.BadRequest("", "model", "You must provide a model parameter.")
-	}
-	return body, req, nil
 }
 
 func rateLimited(exhausted string, wait time.Duration) *wire.Error {
