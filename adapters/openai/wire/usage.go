@@ -58,27 +58,61 @@ var (
 )
 
 // ParseChunk reads a streamed event's data. It never fails: data that is
-// not a JSON object yields the zero Chunk.
+// not a JSON object yields the zero Chunk. Member names match exactly.
 func ParseChunk(data []byte) Chunk {
+	if !bytes.Contains(data, escapedRune) && !hasValue(data, usageKey, '{') && !hasValue(data, errorKey, '{', '"') {
+		return Chunk{} // the common case ("usage":null or none): no parse at all
+	}
+	return parseChunk(data)
+}
+
+// escapedRune may spell a member name in escapes ("us\u0061ge"); data
+// with it skips the pre-filter.
+var escapedRune = []byte(`\u`)
+
+// parseChunk is ParseChunk without the pre-filter.
+func parseChunk(data []byte) Chunk {
 	var c Chunk
-	hasUsage, hasError := bytes.Contains(data, usageKey), bytes.Contains(data, errorKey)
-	if !hasUsage && !hasError {
-		return c // the common case: no parse at all
-	}
-	var fields struct {
-		Usage   *usageJSON      `json:"usage"`
-		Choices json.RawMessage `json:"choices"`
-		Error   json.RawMessage `json:"error"`
-	}
-	if json.Unmarshal(data, &fields) != nil {
+	var members map[string]json.RawMessage
+	if json.Unmarshal(data, &members) != nil {
 		return c
 	}
-	c.Error = len(fields.Error) > 0 && !isNull(fields.Error)
-	if fields.Usage != nil {
-		c.Usage, c.HasUsage = fields.Usage.usage(), true
-		c.UsageOnly = isEmptyArray(fields.Choices)
+	if e := bytes.TrimSpace(members["error"]); len(e) > 0 && (e[0] == '{' || e[0] == '"') {
+		c.Error = true
 	}
+	u, ok := members["usage"]
+	if !ok || isNull(u) {
+		return c
+	}
+	var uj usageJSON
+	if json.Unmarshal(u, &uj) != nil {
+		return c
+	}
+	c.Usage, c.HasUsage = uj.usage(), true
+	c.UsageOnly = isEmptyArray(members["choices"])
 	return c
+}
+
+// hasValue reports whether data may have a member key whose value starts
+// with one of the bytes in starts. It is a sound pre-filter: a real member
+// always matches, because inside a JSON string the quotes of key would be
+// escaped; a false match only costs a parse.
+func hasValue(data, key []byte, starts ...byte) bool {
+	for {
+		i := bytes.Index(data, key)
+		if i < 0 {
+			return false
+		}
+		data = data[i+len(key):]
+		rest := bytes.TrimLeft(data, " \t\r\n")
+		if len(rest) == 0 || rest[0] != ':' {
+			continue
+		}
+		rest = bytes.TrimLeft(rest[1:], " \t\r\n")
+		if len(rest) > 0 && bytes.IndexByte(starts, rest[0]) >= 0 {
+			return true
+		}
+	}
 }
 
 func isEmptyArray(raw json.RawMessage) bool {

@@ -62,6 +62,9 @@ func FuzzParseChunk(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c := ParseChunk(data)
+		if slow := parseChunk(data); c != slow {
+			t.Fatalf("ParseChunk(%q) = %+v, but a full parse gives %+v: the pre-filter is unsound", data, c, slow)
+		}
 		if c.UsageOnly && !c.HasUsage {
 			t.Fatalf("UsageOnly without usage for %q", data)
 		}
@@ -81,4 +84,23 @@ func FuzzScanUsage(f *testing.F) {
 			t.Fatalf("negative usage %+v", u)
 		}
 	})
+}
+
+func TestHasValue(t *testing.T) {
+	tests := []struct {
+		data string
+		want bool
+	}{
+		{`{"usage":null}`, false},
+		{`{"usage" : {"a":1}}`, true},
+		{`{"content":"usage"}`, false},
+		{`{"content":"\"usage\":{"}`, false},
+		{`{"x":"usage","usage":{}}`, true},
+		{`{"usage"`, false},
+	}
+	for _, tc := range tests {
+		if got := hasValue([]byte(tc.data), usageKey, '{'); got != tc.want {
+			t.Errorf("hasValue(%s) = %v, want %v", tc.data, got, tc.want)
+		}
+	}
 }
