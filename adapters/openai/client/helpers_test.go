@@ -1,8 +1,6 @@
 package client
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -161,31 +159,6 @@ func modelIDs(t *testing.T, body []byte) []string {
 		ids = append(ids, m.ID)
 	}
 	return ids
-}
-
-type event struct {
-	frame string
-	at    time.Duration
-}
-
-func readEvents(body io.Reader, start time.Time) ([]event, error) {
-	br := bufio.NewReader(body)
-	var out []event
-	var cur bytes.Buffer
-	for {
-		line, err := br.ReadString('\n')
-		cur.WriteString(line)
-		if line == "\n" {
-			out = append(out, event{frame: cur.String(), at: time.Since(start)})
-			cur.Reset()
-		}
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return out, err
-		}
-	}
 }
 
 func discard() *slog.Logger        { return slog.New(slog.DiscardHandler) }

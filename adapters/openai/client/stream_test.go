@@ -28,22 +28,18 @@ func TestStreamThroughMesh(t *testing.T) {
 	if resp.Header.Get("Content-Type") != "text/event-stream" || resp.Header.Get("X-Accel-Buffering") != "no" {
 		t.Errorf("headers %v", resp.Header)
 	}
-	events, err := readEvents(resp.Body, start)
+	events, err := openaitest.ReadEvents(resp.Body, start)
 	if err != nil {
 		t.Fatalf("stream: %v", err)
 	}
 	// role, 6 content, finish, usage (asked for), [DONE]
-	if len(events) != 10 || events[9].frame != "data: [DONE]\n\n" {
+	if len(events) != 10 || events[9].Frame != "data: [DONE]\n\n" {
 		t.Fatalf("got %d frames, want 10 ending in [DONE]", len(events))
 	}
-	for i := 2; i < len(events); i++ {
-		if gap := events[i].at - events[i-1].at; gap < delay/2 {
-			t.Errorf("frame %d arrived %v after frame %d: coalesced", i, gap, i-1)
-		}
-	}
-	data, _ := wire.FrameData([]byte(events[8].frame))
+	openaitest.AssertIncremental(t, events, delay)
+	data, _ := wire.FrameData([]byte(events[8].Frame))
 	if c := wire.ParseChunk(data); !c.UsageOnly || c.Usage.CompletionTokens != 6 {
-		t.Errorf("frame 8 = %q, want the usage chunk", events[8].frame)
+		t.Errorf("frame 8 = %q, want the usage chunk", events[8].Frame)
 	}
 }
 
@@ -81,7 +77,7 @@ func TestRemoteDiesMidStream(t *testing.T) {
 	defer cancel()
 	resp := do(t, ctx, http.MethodPost, l.url+"/chat/completions", testKey, streamChat)
 	defer resp.Body.Close()
-	events, err := readEvents(resp.Body, time.Now())
+	events, err := openaitest.ReadEvents(resp.Body, time.Now())
 	if ctx.Err() != nil {
 		t.Fatal("the local client hung until the test deadline")
 	}
@@ -90,7 +86,7 @@ func TestRemoteDiesMidStream(t *testing.T) {
 	}
 	errorEvents := 0
 	for _, e := range events {
-		if strings.Contains(e.frame, `"error"`) {
+		if strings.Contains(e.Frame, `"error"`) {
 			errorEvents++
 		}
 	}

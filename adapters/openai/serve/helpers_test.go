@@ -1,8 +1,6 @@
 package serve
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -12,7 +10,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -91,35 +88,6 @@ func apiError(t *testing.T, body []byte) (msg, typ, code string) {
 		code = *e.Error.Code
 	}
 	return e.Error.Message, e.Error.Type, code
-}
-
-// event is one frame read from a stream and when it arrived.
-type event struct {
-	frame string
-	at    time.Duration
-}
-
-// readEvents reads a stream frame by frame, timing each, until the body
-// ends; it returns the frames and the error that ended the body (nil at a
-// clean end).
-func readEvents(body io.Reader, start time.Time) ([]event, error) {
-	br := bufio.NewReader(body)
-	var out []event
-	var cur bytes.Buffer
-	for {
-		line, err := br.ReadString('\n')
-		cur.WriteString(line)
-		if line == "\n" {
-			out = append(out, event{frame: cur.String(), at: time.Since(start)})
-			cur.Reset()
-		}
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return out, err
-		}
-	}
 }
 
 func streamRequest(t *testing.T, ctx context.Context, url, body string) *http.Response {

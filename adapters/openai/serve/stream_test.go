@@ -23,22 +23,18 @@ func TestStreamFramesArriveIncrementally(t *testing.T) {
 	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" || resp.Header.Get("X-Accel-Buffering") != "no" {
 		t.Errorf("headers: Content-Type %q, X-Accel-Buffering %q", ct, resp.Header.Get("X-Accel-Buffering"))
 	}
-	events, err := readEvents(resp.Body, start)
+	events, err := openaitest.ReadEvents(resp.Body, start)
 	if err != nil {
 		t.Fatalf("stream: %v", err)
 	}
 	// role, 6 content, finish, [DONE]; the injected usage chunk is stripped.
-	if len(events) != 9 || events[len(events)-1].frame != "data: [DONE]\n\n" {
-		t.Fatalf("got %d frames, last %q; want 9 ending in [DONE]", len(events), events[len(events)-1].frame)
+	if len(events) != 9 || events[len(events)-1].Frame != "data: [DONE]\n\n" {
+		t.Fatalf("got %d frames, last %q; want 9 ending in [DONE]", len(events), events[len(events)-1].Frame)
 	}
-	for i := 2; i < len(events); i++ {
-		if gap := events[i].at - events[i-1].at; gap < delay/2 {
-			t.Errorf("frame %d arrived %v after frame %d, want about %v: frames were coalesced", i, gap, i-1, delay)
-		}
-	}
+	openaitest.AssertIncremental(t, events, delay)
 	for _, e := range events {
-		if strings.Contains(e.frame, `"choices":[]`) {
-			t.Errorf("injected usage chunk reached the caller: %q", e.frame)
+		if strings.Contains(e.Frame, `"choices":[]`) {
+			t.Errorf("injected usage chunk reached the caller: %q", e.Frame)
 		}
 	}
 	if got := string(up.LastRequest().Body); !strings.Contains(got, `"stream_options":{"include_usage":true}`) {
@@ -106,7 +102,7 @@ func TestUpstreamDiesMidStream(t *testing.T) {
 	defer cancel()
 	resp := streamRequest(t, ctx, s.url+"/chat/completions", streamChat)
 	defer resp.Body.Close()
-	events, err := readEvents(resp.Body, time.Now())
+	events, err := openaitest.ReadEvents(resp.Body, time.Now())
 	if ctx.Err() != nil {
 		t.Fatal("the client hung until the test deadline")
 	}
@@ -116,7 +112,7 @@ func TestUpstreamDiesMidStream(t *testing.T) {
 	if len(events) != 4 {
 		t.Fatalf("got %d frames %+v, want role, 2 content, error", len(events), events)
 	}
-	last := events[len(events)-1].frame
+	last := events[len(events)-1].Frame
 	data, _ := wire.FrameData([]byte(last))
 	if _, _, code := apiError(t, data); code != "stream_interrupted" {
 		t.Errorf("last frame %q, want a stream_interrupted error event", last)
@@ -155,11 +151,11 @@ func TestStreamIdleTimeout(t *testing.T) {
 	start := time.Now()
 	resp := streamRequest(t, t.Context(), s.url+"/chat/completions", streamChat)
 	defer resp.Body.Close()
-	events, _ := readEvents(resp.Body, start)
+	events, _ := openaitest.ReadEvents(resp.Body, start)
 	if time.Since(start) > time.Second {
 		t.Errorf("idle stream ended after %v, want about 100ms", time.Since(start))
 	}
-	if len(events) != 2 || !strings.Contains(events[1].frame, "stream_interrupted") {
+	if len(events) != 2 || !strings.Contains(events[1].Frame, "stream_interrupted") {
 		t.Errorf("frames %+v, want role chunk and an interruption event", events)
 	}
 	select {
