@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -92,6 +93,9 @@ func (p *Plugin) configureServe(s *ServeSettings, cfg sdk.Config, host sdk.Host,
 	if err != nil {
 		return fmt.Errorf("openai: %w", err)
 	}
+	if !strings.HasSuffix(strings.TrimSuffix(sc.Upstream.Path, "/"), "/v1") {
+		p.log.Warn("serve.upstream does not end in /v1: requests go to <upstream>/chat/completions", "upstream", s.Upstream)
+	}
 	if p.serve, err = serve.New(sc, p.log.With("role", "serve"), reg); err != nil {
 		return fmt.Errorf("openai: %w", err)
 	}
@@ -131,12 +135,13 @@ func (p *Plugin) configureClient(s *ClientSettings, host sdk.Host, reg *promethe
 // together with the role's background work (the client role's node
 // checker, the serve role's announcements).
 func (p *Plugin) Serve(ctx context.Context, service string, ln net.Listener) error {
-	handler, background, err := p.service(service)
+	svc, err := p.service(service)
 	if err != nil {
 		return err
 	}
+	defer svc.close()
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           svc.handler,
 		ConnContext:       sdk.ConnContext,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -147,8 +152,8 @@ func (p *Plugin) Serve(ctx context.Context, service string, ln net.Listener) err
 	defer cancel()
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	if background != nil {
-		wg.Go(func() { background(ctx) })
+	if svc.background != nil {
+		wg.Go(func() { svc.background(ctx) })
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -170,33 +175,40 @@ func (p *Plugin) Serve(ctx context.Context, service string, ln net.Listener) err
 	return nil
 }
 
+// service is what Serve runs for one service.
+type service struct {
+	handler    http.Handler
+	background func(context.Context) // nil: none
+	close      func()                // releases idle outgoing connections
+}
+
 // service returns the handler and background work of a service.
-func (p *Plugin) service(name string) (http.Handler, func(context.Context), error) {
+func (p *Plugin) service(name string) (service, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.metrics == nil {
-		return nil, nil, errors.New("openai: Serve before Configure")
+		return service{}, errors.New("openai: Serve before Configure")
 	}
-	var h http.Handler
-	var background func(context.Context)
+	svc := service{close: func() {}}
 	switch name {
 	case ServiceServe:
-		h = notConfigured("serve", "serve.upstream")
+		svc.handler = notConfigured("serve", "serve.upstream")
 		if p.serve != nil {
-			h = p.serve
+			svc.handler, svc.close = p.serve, p.serve.Close
 		}
 		if p.announcer != nil {
-			background = p.announcer.Run
+			svc.background = p.announcer.Run
 		}
 	case ServiceLocal:
-		h = notConfigured("client", "client.nodes and client.api_key")
+		svc.handler = notConfigured("client", "client.nodes and client.api_key")
 		if p.client != nil {
-			h, background = p.client, p.client.Run
+			svc.handler, svc.background, svc.close = p.client, p.client.Run, p.client.Close
 		}
 	default:
-		return nil, nil, fmt.Errorf("openai: unknown service %q", name)
+		return service{}, fmt.Errorf("openai: unknown service %q", name)
 	}
-	return withMetrics(h, p.metrics), background, nil
+	svc.handler = withMetrics(svc.handler, p.metrics)
+	return svc, nil
 }
 
 // notConfigured answers every request of a role that is off with 503.

@@ -106,17 +106,28 @@ func (h *Handler) admit(r *http.Request) *wire.Error {
 	if h.cfg.NoAuth {
 		return nil
 	}
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || token == "" {
+	token, ok := bearerToken(r.Header.Get("Authorization"))
+	if !ok {
 		return &wire.Error{Status: http.StatusUnauthorized, Type: wire.TypeInvalidRequest, Code: wire.CodeInvalidAPIKey,
 			Message: "You didn't provide an API key. Send the local key of the mycelium openai client role as 'Authorization: Bearer <key>'."}
 	}
-	got := sha256.Sum256([]byte(strings.TrimSpace(token)))
+	got := sha256.Sum256([]byte(token))
 	if subtle.ConstantTimeCompare(got[:], h.keyHash[:]) != 1 {
 		return &wire.Error{Status: http.StatusUnauthorized, Type: wire.TypeInvalidRequest, Code: wire.CodeInvalidAPIKey,
 			Message: "Incorrect API key provided."}
 	}
 	return nil
+}
+
+// bearerToken returns the token of an "Authorization: Bearer <token>"
+// header; the scheme is case-insensitive (RFC 9110 section 11.1).
+func bearerToken(h string) (string, bool) {
+	const scheme = "bearer "
+	if len(h) <= len(scheme) || !strings.EqualFold(h[:len(scheme)], scheme) {
+		return "", false
+	}
+	token := strings.TrimSpace(h[len(scheme):])
+	return token, token != ""
 }
 
 // listModels answers the merged model list of the nodes that are up.

@@ -296,3 +296,23 @@ func TestEmbeddingsThroughMesh(t *testing.T) {
 		}
 	}
 }
+
+func TestBearerToken(t *testing.T) {
+	tests := []struct {
+		header, token string
+		ok            bool
+	}{
+		{"Bearer abc", "abc", true},
+		{"bearer abc ", "abc", true},
+		{"BEARER abc", "abc", true},
+		{"Bearer ", "", false},
+		{"Basic abc", "", false},
+		{"Bearerabc", "", false},
+		{"", "", false},
+	}
+	for _, tc := range tests {
+		if tok, ok := bearerToken(tc.header); tok != tc.token || ok != tc.ok {
+			t.Errorf("bearerToken(%q) = %q, %v; want %q, %v", tc.header, tok, ok, tc.token, tc.ok)
+		}
+	}
+}

@@ -289,8 +289,13 @@ func TestUpstreamUnreachable(t *testing.T) {
 	if strings.Contains(string(body), "127.0.0.1") {
 		t.Errorf("502 body leaks the upstream address: %s", body)
 	}
-	if r2, err := http.Get(s.url + "/models"); err != nil || r2.StatusCode != 502 {
-		t.Errorf("models with unreachable upstream: %v %v", r2, err)
+	r2, err := http.Get(s.url + "/models")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2.Body.Close()
+	if r2.StatusCode != 502 {
+		t.Errorf("models with unreachable upstream: %d, want 502", r2.StatusCode)
 	}
 }
 
