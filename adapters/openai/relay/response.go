@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/mycelium-go/mycelium/adapters/openai/wire"
@@ -78,7 +79,12 @@ func copyEvents(w http.ResponseWriter, body io.Reader, opts Options, res *Result
 		idle = time.AfterFunc(opts.IdleTimeout, opts.OnIdle)
 		defer idle.Stop()
 	}
-	frames := wire.NewFrameReader(body, opts.MaxFrameBytes)
+	frames := frameReaders.Get().(*wire.FrameReader)
+	frames.Reset(body, opts.MaxFrameBytes)
+	defer func() {
+		frames.Reset(nil, 0) // drop the body
+		frameReaders.Put(frames)
+	}()
 	for {
 		frame, err := frames.Next()
 		if idle != nil {
@@ -144,12 +150,21 @@ func (r *writeRecorder) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// frameReaders holds the frame readers of copyEvents and their buffers.
+var frameReaders = sync.Pool{New: func() any { return wire.NewFrameReader(nil, 0) }}
+
+// copyBuffers holds the buffers of copyBody, so that a response does not
+// allocate 32 KiB.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
 func copyBody(w http.ResponseWriter, body io.Reader, res *Result) {
 	out := &writeRecorder{w: w}
 	if res.Status >= 200 && res.Status < 300 && isJSON(w.Header()) {
 		res.Usage, res.HasUsage = wire.ScanUsage(io.TeeReader(body, out))
 	}
-	_, err := io.Copy(out, body)
+	buf := copyBuffers.Get().(*[]byte)
+	_, err := io.CopyBuffer(out, body, *buf)
+	copyBuffers.Put(buf)
 	res.Bytes = out.n
 	switch {
 	case out.err != nil:

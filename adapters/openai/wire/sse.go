@@ -40,6 +40,20 @@ func NewFrameReader(r io.Reader, maxBytes int) *FrameReader {
 	return &FrameReader{r: bufio.NewReaderSize(r, 16<<10), max: maxBytes}
 }
 
+// Reset makes f read from r with a new limit (as in NewFrameReader),
+// keeping its buffers, so that readers can be pooled.
+func (f *FrameReader) Reset(r io.Reader, maxBytes int) {
+	if maxBytes <= 0 {
+		maxBytes = MaxFrameBytes
+	}
+	f.r.Reset(r)
+	f.max = maxBytes
+	f.frame = f.frame[:0]
+	if cap(f.frame) > 64<<10 {
+		f.frame = nil // do not keep a huge frame's buffer in a pool
+	}
+}
+
 // Next returns the next complete frame. The slice is valid until the next
 // call. At the end of the input it returns io.EOF; if the input ends in
 // the middle of a frame, it returns the partial frame with

@@ -119,3 +119,14 @@ func FuzzFrameReader(f *testing.F) {
 		}
 	})
 }
+
+func TestFrameReaderReset(t *testing.T) {
+	fr := NewFrameReader(strings.NewReader("data: a\n\ndata: partial"), 0)
+	if f, err := fr.Next(); err != nil || string(f) != "data: a\n\n" {
+		t.Fatalf("Next() = %q, %v", f, err)
+	}
+	fr.Reset(strings.NewReader("data: b\n\n"), 0)
+	if f, err := fr.Next(); err != nil || string(f) != "data: b\n\n" {
+		t.Fatalf("after Reset: Next() = %q, %v; want only the new input", f, err)
+	}
+}
