@@ -34,6 +34,12 @@ func shortTempDir(t testing.TB) string {
 
 func newTestPlane(t testing.TB, timeout time.Duration) *testPlane {
 	t.Helper()
+	return newTestPlaneFor(t, NewDemux(DemuxConfig{PreambleTimeout: timeout}))
+}
+
+// newTestPlaneFor feeds d from a fresh data plane.
+func newTestPlaneFor(t testing.TB, d *Demux) *testPlane {
+	t.Helper()
 	dp, err := NewDataPlane(filepath.Join(shortTempDir(t), "d.sock"))
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +56,7 @@ func newTestPlane(t testing.TB, timeout time.Duration) *testPlane {
 	dp.ClosePluginFiles()
 	tp := &testPlane{
 		handoff: dp.Handoff,
-		demux:   NewDemux(DemuxConfig{PreambleTimeout: timeout}),
+		demux:   d,
 		path:    dp.SocketPath(),
 		done:    make(chan struct{}, 2),
 	}
