@@ -40,11 +40,16 @@ func run(p Plugin) int {
 	if startedByHost() {
 		return servePlugin(p, NewLogger().With("component", "sdk"))
 	}
-	if c, ok := p.(Commander); ok {
+	c, isCommander := p.(Commander)
+	if _, set := os.LookupEnv(EnvCommandConfig); isCommander && set {
 		return runCommand(c, os.Args[1:])
 	}
-	fmt.Fprintf(stderr, "%s is a mycelium plugin: the mycelium node starts it.\n"+
-		"Configure it in the node's config file and run the node instead.\n", programName())
+	fmt.Fprintf(stderr, "%s is a mycelium plugin: the mycelium node starts it.\n", programName())
+	if isCommander {
+		fmt.Fprintf(stderr, "Its commands run through the node: mycelium <plugin> <command> ...\n")
+	} else {
+		fmt.Fprintf(stderr, "Configure it in the node's config file and run the node instead.\n")
+	}
 	return 1
 }
 

@@ -87,6 +87,7 @@ type Plugin struct {
 	Handoff *sdk.Handoff
 
 	client   *plugin.Client
+	cmd      *exec.Cmd
 	data     *sdk.DataPlane
 	lifeline *os.File // write end; closing it tells the plugin to exit
 	pid      int
@@ -128,7 +129,8 @@ func Start(ctx context.Context, cfg Config) (*Plugin, error) {
 		return nil, fmt.Errorf("launch %s: lifeline: %w", cfg.Name, err)
 	}
 	p := &Plugin{Handoff: data.Handoff, data: data, lifeline: lifeW, done: make(chan struct{})}
-	p.client = plugin.NewClient(clientConfig(cfg, buildCmd(cfg, data, lifeR)))
+	p.cmd = buildCmd(cfg, data, lifeR)
+	p.client = plugin.NewClient(clientConfig(cfg, p.cmd))
 
 	res := make(chan startResult, 1)
 	go p.run(res)
@@ -139,6 +141,9 @@ func Start(ctx context.Context, cfg Config) (*Plugin, error) {
 		r.err = ctx.Err()
 	}
 	if r.err != nil {
+		// Nothing to stop gracefully; anything the binary spawned would
+		// keep go-plugin waiting on its output pipes.
+		killGroup(p.cmd)
 		p.Kill()
 		return nil, fmt.Errorf("launch %s: %w", cfg.Name, r.err)
 	}
@@ -170,12 +175,24 @@ func (p *Plugin) run(res chan<- startResult) {
 	<-pc.Done()
 }
 
+// killGrace is how long Kill lets go-plugin stop the plugin (it asks,
+// waits 2 s, then kills the process) before killing its process group.
+const killGrace = 4 * time.Second
+
 // Kill stops the plugin: go-plugin asks it to shut down, waits up to 2 s,
-// then kills it. Kill then closes the lifeline and the data plane and
+// then kills it; whatever of its process group still runs after killGrace
+// is killed too. Kill then closes the lifeline and the data plane and
 // returns once the process has exited. It is idempotent.
 func (p *Plugin) Kill() {
 	p.killOnce.Do(func() {
-		p.client.Kill()
+		stopped := make(chan struct{})
+		go func() { p.client.Kill(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(killGrace):
+			killGroup(p.cmd)
+			<-stopped
+		}
 		_ = p.lifeline.Close()
 		_ = p.data.Close()
 	})
@@ -205,14 +222,14 @@ func prepareDirs(cfg Config) error {
 }
 
 // buildCmd returns the plugin's command: the data plane and lifeline as
-// inherited descriptors 3, 4 and 5, a controlled environment, the death
-// signal where the OS has one.
+// inherited descriptors 3, 4 and 5, a controlled environment, its own
+// process group, and the death signal where the OS has one.
 func buildCmd(cfg Config, data *sdk.DataPlane, lifeline *os.File) *exec.Cmd {
 	cmd := exec.Command(cfg.Path, cfg.Args...)
 	cmd.Dir = cfg.DataDir
 	cmd.ExtraFiles = append(append([]*os.File(nil), data.PluginFiles()...), lifeline)
 	cmd.Env = environ(os.Environ(), cfg)
-	setDeathSignal(cmd)
+	setProcAttrs(cmd)
 	return cmd
 }
 
