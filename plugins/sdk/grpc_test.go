@@ -137,24 +137,6 @@ func startGRPC(t *testing.T, fp Plugin) (PluginClient, *pluginRuntime) {
 	return pc, rt
 }
 
-func testConfig() Config {
-	return Config{
-		Settings: json.RawMessage(`{"bad":false}`),
-		DataDir:  "/var/lib/mycelium/plugins/fake",
-		Node: NodeInfo{
-			PublicKey: testKey(3),
-			Address:   netip.MustParseAddr("5ff:1::1"),
-			Subnet:    netip.MustParsePrefix("5ff:1::/64"),
-			Names:     []string{"node.mesh"},
-		},
-		TLS: &TLSMaterial{CertPEM: []byte("cert"), KeyPEM: []byte("key"), CAPEM: []byte("ca")},
-		Services: map[string]ServiceBinding{
-			"echo":     {Overlay: netip.MustParseAddrPort("[5ff:1::1]:7"), Loopback: netip.MustParseAddrPort("127.0.0.1:17007")},
-			"echo-tls": {Overlay: netip.MustParseAddrPort("[5ff:1::1]:8")},
-		},
-	}
-}
-
 func TestGRPCDescribeConfigureHealth(t *testing.T) {
 	fp := &fakePlugin{serving: make(chan string, 2)}
 	pc, rt := startGRPC(t, fp)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -20,16 +19,6 @@ type testPlane struct {
 	demux   *Demux
 	path    string
 	done    chan struct{}
-}
-
-func shortTempDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "sdk")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	return dir
 }
 
 func newTestPlane(t testing.TB, timeout time.Duration) *testPlane {

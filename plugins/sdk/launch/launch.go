@@ -105,7 +105,9 @@ type startResult struct {
 // handshake. The process is spawned from a goroutine locked to its OS
 // thread for the plugin's whole life, because Linux delivers the death
 // signal (Pdeathsig) when the thread that forked the child exits, not the
-// process. ctx bounds the start; it does not bound the plugin's life.
+// process. ctx's deadline bounds the start together with StartTimeout; if
+// ctx ends before the start finishes, the plugin is killed and Start
+// fails. ctx does not bound the plugin's life.
 func Start(ctx context.Context, cfg Config) (*Plugin, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("launch: %w", err)
