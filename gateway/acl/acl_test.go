@@ -16,7 +16,6 @@ func key(b byte) Key {
 
 func hexKey(b byte) string { return key(b).String() }
 
-
 func TestParseEntry(t *testing.T) {
 	tests := []struct {
 		in      string
