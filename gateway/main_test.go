@@ -118,6 +118,18 @@ type node struct {
 // until every enabled plugin runs.
 func startNode(t testing.TB, k identity.PublicKey, ov Overlay, id Identity, cfg Config, mod ...func(*Deps)) *node {
 	t.Helper()
+	n := launchNode(t, k, ov, id, cfg, mod...)
+	for _, pc := range cfg.Plugins {
+		if pc.enabled() {
+			n.waitState(t, pc.Name, StateRunning)
+		}
+	}
+	return n
+}
+
+// launchNode starts a gateway without waiting for its plugins.
+func launchNode(t testing.TB, k identity.PublicKey, ov Overlay, id Identity, cfg Config, mod ...func(*Deps)) *node {
+	t.Helper()
 	log, lb := testLogger(t)
 	sock, err := os.MkdirTemp("", "gwt")
 	if err != nil {
@@ -139,13 +151,27 @@ func startNode(t testing.TB, k identity.PublicKey, ov Overlay, id Identity, cfg 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = g.Close() })
-	n := &node{g: g, key: k, ov: ov, logs: lb}
-	for _, pc := range cfg.Plugins {
-		if pc.enabled() {
-			n.waitState(t, pc.Name, StateRunning)
+	return &node{g: g, key: k, ov: ov, logs: lb}
+}
+
+// runner returns the supervisor of plugin name.
+func (n *node) runner(name string) *runner {
+	n.g.mu.Lock()
+	defer n.g.mu.Unlock()
+	for _, r := range n.g.mu.runners {
+		if r.cfg.Name == name {
+			return r
 		}
 	}
-	return n
+	return nil
+}
+
+// instance returns the running process of plugin name, or nil.
+func (n *node) instance(name string) *instance {
+	r := n.runner(name)
+	r.st.Lock()
+	defer r.st.Unlock()
+	return r.st.inst
 }
 
 // waitState waits until plugin name is in state s.
@@ -219,3 +245,5 @@ func services(kv ...any) map[string]ServiceConfig {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

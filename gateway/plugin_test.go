@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"crypto/x509"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -31,6 +32,7 @@ import (
 // No service listens by default: tests set ports in the config.
 type testPlugin struct {
 	host  sdk.Host
+	cfg   sdk.Config
 	seen  atomic.Int64
 	mu    sync.Mutex
 	conns sync.WaitGroup
@@ -51,7 +53,7 @@ func (p *testPlugin) Configure(_ context.Context, cfg sdk.Config, host sdk.Host)
 	if strings.Contains(string(cfg.Settings), "reject") {
 		return errors.New("testplugin: settings say reject")
 	}
-	p.host = host
+	p.host, p.cfg = host, cfg
 	return nil
 }
 
@@ -128,6 +130,8 @@ func (p *testPlugin) hostCommand(ctx context.Context, args []string) string {
 	case "recv":
 		m, err := p.host.ReceiveMessage(ctx, []byte(args[1]))
 		return result(m.Src.String()+" "+string(m.Payload), err)
+	case "tls":
+		return result(p.tlsInfo())
 	case "dial":
 		c, err := p.host.Dial(ctx, "tcp", args[1])
 		if err != nil {
@@ -139,6 +143,38 @@ func (p *testPlugin) hostCommand(ctx context.Context, args []string) string {
 		return result(strings.TrimSpace(string(b)), err)
 	}
 	return "error: unknown command " + hex.EncodeToString([]byte(args[0]))
+}
+
+// tlsInfo describes the TLS material from Configure: the leaf's names,
+// whether it verifies for the second argument against the CA, and the
+// service bindings.
+func (p *testPlugin) tlsInfo() (string, error) {
+	if p.cfg.TLS == nil {
+		return "no TLS material", nil
+	}
+	tc, err := p.cfg.TLS.ServerConfig()
+	if err != nil {
+		return "", err
+	}
+	leaf, err := x509.ParseCertificate(tc.Certificates[0].Certificate[0])
+	if err != nil {
+		return "", err
+	}
+	pool, err := p.cfg.TLS.CAPool()
+	if err != nil {
+		return "", err
+	}
+	var names []string
+	names = append(names, leaf.DNSNames...)
+	for _, ip := range leaf.IPAddresses {
+		names = append(names, ip.String())
+	}
+	for _, n := range names {
+		if _, err := leaf.Verify(x509.VerifyOptions{DNSName: n, Roots: pool}); err != nil {
+			return "", fmt.Errorf("verify %s: %w", n, err)
+		}
+	}
+	return strings.Join(names, ","), nil
 }
 
 func result(s string, err error) string {
