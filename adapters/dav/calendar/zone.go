@@ -155,7 +155,7 @@ var windowsZones = map[string]string{
 	"GMT Standard Time":               "Europe/London",
 	"Greenwich Standard Time":         "Atlantic/Reykjavik",
 	"W. Europe Standard Time":         "Europe/Berlin",
-	"Central Europe Standard Time":     "Europe/Budapest",
+	"Central Europe Standard Time":    "Europe/Budapest",
 	"Romance Standard Time":           "Europe/Paris",
 	"Central European Standard Time":  "Europe/Warsaw",
 	"W. Central Africa Standard Time": "Africa/Lagos",
