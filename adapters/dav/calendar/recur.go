@@ -46,6 +46,7 @@ type timing struct {
 // instance is one occurrence of a component.
 type instance struct {
 	start, end       time.Time // instants; start is the base (see timing)
+	wall             time.Time // wall clock of start in the base zone
 	hasStart, hasEnd bool
 	date             bool
 	key              int64 // recurrence id: Unix time of the original start
@@ -97,7 +98,7 @@ func (z *zones) timing(c *ical.Component) (timing, error) {
 }
 
 func (t timing) at(d dateTime) instance {
-	in := instance{start: d.instant(), hasStart: t.hasStart, hasEnd: t.hasEnd, date: d.date}
+	in := instance{start: d.instant(), wall: d.wall, hasStart: t.hasStart, hasEnd: t.hasEnd, date: d.date}
 	in.key = in.start.Unix()
 	in.end = in.start
 	if t.hasEnd {

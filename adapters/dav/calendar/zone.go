@@ -186,3 +186,31 @@ var windowsZones = map[string]string{
 	"E. Australia Standard Time":      "Australia/Brisbane",
 	"New Zealand Standard Time":       "Pacific/Auckland",
 }
+
+// TimezoneZone returns the zone described by a CALDAV:calendar-timezone
+// value: a VCALENDAR holding one VTIMEZONE. IANA names win over the
+// definition, as for TZID parameters.
+func TimezoneZone(text string) (Zone, error) {
+	cal, err := Decode([]byte(strings.TrimSpace(text) + "\r\n"))
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cal.Children {
+		if c.Name != ical.CompTimezone {
+			continue
+		}
+		tzid := ""
+		if p := c.Props.Get(ical.PropTimezoneID); p != nil {
+			tzid = p.Value
+		}
+		if loc := ianaLocation(tzid); loc != nil {
+			return locZone{loc}, nil
+		}
+		vz, err := newVTimezone(c)
+		if err != nil {
+			return nil, invalid(CondValidData, "%v", err)
+		}
+		return vz, nil
+	}
+	return nil, invalid(CondValidData, "calendar-timezone without VTIMEZONE")
+}
