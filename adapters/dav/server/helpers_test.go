@@ -150,8 +150,8 @@ type msResponse struct {
 
 type anyProp struct {
 	XMLName xml.Name
-	Inner   string `xml:",innerxml"`
-	Text    string `xml:",chardata"`
+	Inner   string   `xml:",innerxml"`
+	Text    string   `xml:",chardata"`
 	Hrefs   []string `xml:"DAV: href"`
 }
 
