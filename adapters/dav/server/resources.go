@@ -106,9 +106,6 @@ func (h *Handler) collectionProps(c *store.Collection, id identity) *propSet {
 	ps.dead = c.Props
 	ps.text(pnGetCTag, true, ctag(c))
 	ps.text(pnSyncToken, true, store.FormatToken(c.SyncID, c.Seq))
-	if ps.deadProp(pnDisplayName) == nil {
-		ps.text(pnDisplayName, true, c.Name)
-	}
 	max := strconv.FormatInt(h.cfg.MaxResourceSize, 10)
 	var coll strings.Builder
 	switch c.Kind {
