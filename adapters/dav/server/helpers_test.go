@@ -23,13 +23,13 @@ var testDefaults = Defaults{
 }
 
 type testEnv struct {
-	t    *testing.T
+	t    testing.TB
 	path string
 	st   *store.Store
 	h    *Handler
 }
 
-func newEnv(t *testing.T) *testEnv {
+func newEnv(t testing.TB) *testEnv {
 	t.Helper()
 	e := &testEnv{t: t, path: filepath.Join(t.TempDir(), "dav.sqlite")}
 	e.open()
@@ -109,6 +109,11 @@ type hdr map[string]string
 
 func (c *client) do(method, path string, h hdr, body string) *httptest.ResponseRecorder {
 	c.e.t.Helper()
+	return c.send(method, path, h, body)
+}
+
+// send is do without t.Helper, for use inside fuzz targets.
+func (c *client) send(method, path string, h hdr, body string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	req = req.WithContext(sdk.WithPeer(req.Context(), c.peer))
 	if c.user != "" {
