@@ -105,7 +105,9 @@ func (p *plugin) serve(service string, origin sdk.Origin, key sdk.PublicKey) str
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- p.a.Serve(ctx, service, peerListener{Listener: ln, origin: origin, key: key, service: service}) }()
+	go func() {
+		done <- p.a.Serve(ctx, service, peerListener{Listener: ln, origin: origin, key: key, service: service})
+	}()
 	p.t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
