@@ -59,7 +59,10 @@ type Handler struct {
 	st   *store.Store
 	auth *authenticator
 
-	known sync.Map // principal ids known to exist
+	// known remembers when a principal was last seen to exist (a
+	// time.Time per id), so provisioning costs one query per minute; the
+	// expiry picks up principals purged by `mycelium dav deluser --purge`.
+	known sync.Map
 }
 
 // New validates cfg and returns a Handler.
@@ -161,7 +164,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, t target, id 
 // ensurePrincipal provisions a principal on first contact with its
 // default calendar and address book.
 func (h *Handler) ensurePrincipal(r *http.Request, id identity) error {
-	if _, ok := h.known.Load(id.principal); ok {
+	if t, ok := h.known.Load(id.principal); ok && time.Since(t.(time.Time)) < knownTTL {
 		return nil
 	}
 	d := h.cfg.Defaults
@@ -183,9 +186,11 @@ func (h *Handler) ensurePrincipal(r *http.Request, id identity) error {
 	if created {
 		h.log.Info("new principal", "principal", id.principal)
 	}
-	h.known.Store(id.principal, true)
+	h.known.Store(id.principal, time.Now())
 	return nil
 }
+
+const knownTTL = time.Minute
 
 type statusRecorder struct {
 	http.ResponseWriter
