@@ -154,3 +154,36 @@ func TestServeErrors(t *testing.T) {
 		t.Fatal("Serve did not return after cancel")
 	}
 }
+
+// TestRestartKeepsData stops the plugin and starts a new one on the same
+// data directory: objects, ETags and sync tokens survive.
+func TestRestartKeepsData(t *testing.T) {
+	key := overlayKey(0x55)
+	p := newPlugin(t, `{}`, nil)
+	base := p.serve(ServiceHTTP, sdk.OriginOverlay, key)
+	c := davHTTP{t: t, base: base}
+	coll := "/calendars/" + key.String() + "/personal/"
+	_, _, h := c.do(http.MethodPut, coll+"keep.ics", icsEvent("keep", "Keep me", "20240101T100000Z"), map[string]string{"Content-Type": "text/calendar"})
+	etag := h.Get("ETag")
+	tokenBody := c.want(http.StatusMultiStatus, "REPORT", coll, `<D:sync-collection xmlns:D="DAV:"><D:sync-token/><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>`, nil)
+	token := tokenBody[strings.Index(tokenBody, "<D:sync-token>")+len("<D:sync-token>") : strings.Index(tokenBody, "</D:sync-token>")]
+	if err := p.a.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	a2, _ := New(testLogger(t))
+	if err := a2.Configure(t.Context(), p.cfg, fakeHost{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a2.Close() })
+	p2 := &plugin{t: t, a: a2, cfg: p.cfg}
+	c2 := davHTTP{t: t, base: p2.serve(ServiceHTTP, sdk.OriginOverlay, key)}
+	code, body, h2 := c2.do(http.MethodGet, coll+"keep.ics", "", nil)
+	if code != http.StatusOK || h2.Get("ETag") != etag || !strings.Contains(body, "Keep me") {
+		t.Fatalf("after restart: %d ETag %q (was %q)", code, h2.Get("ETag"), etag)
+	}
+	delta := c2.want(http.StatusMultiStatus, "REPORT", coll, `<D:sync-collection xmlns:D="DAV:"><D:sync-token>`+token+`</D:sync-token><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>`, nil)
+	if strings.Contains(delta, "<D:response>") || !strings.Contains(delta, token) {
+		t.Errorf("token from before the restart:\n%s", delta)
+	}
+}
