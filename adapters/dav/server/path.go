@@ -164,3 +164,13 @@ func resolveHref(h string) target {
 	}
 	return parsePath(u.EscapedPath())
 }
+
+// hrefPath returns the escaped path of an href from a request body, or
+// the href itself if it does not parse.
+func hrefPath(h string) string {
+	u, err := url.Parse(strings.TrimSpace(h))
+	if err != nil || u.EscapedPath() == "" {
+		return strings.TrimSpace(h)
+	}
+	return u.EscapedPath()
+}

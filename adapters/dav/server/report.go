@@ -216,13 +216,15 @@ func (h *Handler) multiget(rq reportReq, k store.Kind) error {
 	colls := map[string]*store.Collection{}
 	resps := make([]davxml.Response, 0, len(m.Hrefs))
 	for _, raw := range m.Hrefs {
-		ht := resolveHref(raw)
+		// Answer with the path as the client wrote it (clients match
+		// responses to requests by href), or our canonical form.
+		ht, href := resolveHref(raw), hrefPath(raw)
 		if ht.kind != resObject || ht.ckind != k {
-			resps = append(resps, davxml.Response{Href: raw, Status: http.StatusNotFound})
+			resps = append(resps, davxml.Response{Href: href, Status: http.StatusNotFound})
 			continue
 		}
 		if ht.owner != rq.id.principal {
-			resps = append(resps, davxml.Response{Href: ht.href(), Status: http.StatusForbidden})
+			resps = append(resps, davxml.Response{Href: href, Status: http.StatusForbidden})
 			continue
 		}
 		c, ok := colls[ht.coll]
@@ -234,12 +236,12 @@ func (h *Handler) multiget(rq reportReq, k store.Kind) error {
 			colls[ht.coll] = c
 		}
 		if c == nil {
-			resps = append(resps, davxml.Response{Href: ht.href(), Status: http.StatusNotFound})
+			resps = append(resps, davxml.Response{Href: href, Status: http.StatusNotFound})
 			continue
 		}
 		o, err := h.st.Object(rq.ctx(), c.ID, ht.obj)
 		if errors.Is(err, store.ErrNotFound) {
-			resps = append(resps, davxml.Response{Href: ht.href(), Status: http.StatusNotFound})
+			resps = append(resps, davxml.Response{Href: href, Status: http.StatusNotFound})
 			continue
 		} else if err != nil {
 			return err
@@ -252,6 +254,7 @@ func (h *Handler) multiget(rq reportReq, k store.Kind) error {
 		if err != nil {
 			return err
 		}
+		resp.Href = href
 		resps = append(resps, resp)
 	}
 	h.writeMultistatus(rq.w, resps, "")

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -262,6 +263,9 @@ func TestSyncCollection(t *testing.T) {
 	// A deleted and recreated collection has new tokens.
 	c.want(http.StatusNoContent, http.MethodDelete, coll, nil, "")
 	c.want(http.StatusCreated, "MKCOL", coll, nil, "")
+	if ms := parseMS(t, c.do("PROPFIND", coll, hdr{"Depth": "1"}, propfind(`<D:getetag/>`))); len(ms.Responses) != 1 {
+		t.Errorf("recreated collection has members: %v", ms.hrefs())
+	}
 	rec := c.do("REPORT", coll, nil, `<D:sync-collection xmlns:D="DAV:"><D:sync-token>`+first.SyncToken+`</D:sync-token><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>`)
 	if rec.Code != http.StatusForbidden {
 		t.Errorf("old token on recreated collection: %d", rec.Code)
@@ -289,5 +293,38 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 	}
 	if p, _ := ms.prop(home+"work/", davxml.NSDAV, "displayname"); p.Text != "Work" {
 		t.Errorf("displayname after restart %q", p.Text)
+	}
+}
+
+// TestConcurrentWrites: parallel PUTs to one collection all land, and
+// each gets its own change number (the sync delta sees all of them).
+func TestConcurrentWrites(t *testing.T) {
+	e := newEnv(t)
+	c := e.overlay(1)
+	coll := "/calendars/" + c.principal() + "/personal/"
+	first := parseMS(t, c.do("REPORT", coll, nil, `<D:sync-collection xmlns:D="DAV:"><D:sync-token/><D:prop><D:getetag/></D:prop></D:sync-collection>`))
+	const workers, each = 6, 10
+	errs := make(chan string, workers*each)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				uid := fmt.Sprintf("w%d-%d", w, i)
+				if rec := c.send(http.MethodPut, coll+uid+".ics", calCT, ics(uid, "DTSTART:20240101T100000Z")); rec.Code != http.StatusCreated {
+					errs <- fmt.Sprintf("%s: %d %s", uid, rec.Code, rec.Body.String())
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	delta := parseMS(t, c.do("REPORT", coll, nil, `<D:sync-collection xmlns:D="DAV:"><D:sync-token>`+first.SyncToken+`</D:sync-token><D:prop><D:getetag/></D:prop></D:sync-collection>`))
+	if len(delta.Responses) != workers*each {
+		t.Errorf("delta has %d members, want %d", len(delta.Responses), workers*each)
 	}
 }
