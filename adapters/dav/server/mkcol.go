@@ -83,7 +83,7 @@ func applyMkcolProp(nc *store.NewCollection, p *davxml.Node) error {
 		nc.Components = comps
 		return nil
 	}
-	sp, f := settable(nc.Kind, p)
+	sp, f := settable(p)
 	if f != nil {
 		he := &httpError{code: f.status, cond: f.cond, msg: f.msg}
 		if he.cond == nil {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -213,7 +212,7 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, t target) error
 			return err
 		}
 	default:
-		return errStatus(http.StatusForbidden, "%s cannot be deleted", fmt.Sprint(t.href()))
+		return errStatus(http.StatusForbidden, "%s cannot be deleted", t.href())
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -122,28 +122,20 @@ func (h *Handler) propSets(ctx context.Context, t target, id identity, deep bool
 			out = append(out, hrefProps{collectionHref(c.Kind, c.Principal, c.Name), h.collectionProps(c, id)})
 		}
 		return out, nil
-	case resCollection:
-		c, err := h.collection(ctx, t)
-		if err != nil {
-			return nil, err
-		}
-		out := []hrefProps{{t.href(), h.collectionProps(c, id)}}
-		if !deep {
-			return out, nil
-		}
-		metas, err := h.st.ObjectMetas(ctx, c.ID)
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range metas {
-			out = append(out, hrefProps{objectHref(c.Kind, c.Principal, c.Name, m.Name), h.objectProps(c.Kind, m, id, h.loader(ctx, c, m.Name))})
-		}
-		return out, nil
-	case resObject:
-		c, err := h.collection(ctx, t)
-		if err != nil {
-			return nil, err
-		}
+	case resCollection, resObject:
+		return h.collectionSets(ctx, t, id, deep)
+	}
+	return nil, errNotFound
+}
+
+// collectionSets describes a calendar or address book (with its members
+// if deep), or one object.
+func (h *Handler) collectionSets(ctx context.Context, t target, id identity, deep bool) ([]hrefProps, error) {
+	c, err := h.collection(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	if t.kind == resObject {
 		o, err := h.st.Object(ctx, c.ID, t.obj)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, errNotFound
@@ -153,7 +145,18 @@ func (h *Handler) propSets(ctx context.Context, t target, id identity, deep bool
 		data := func() (string, error) { return string(o.Data), nil }
 		return []hrefProps{{t.href(), h.objectProps(c.Kind, &o.ObjectMeta, id, data)}}, nil
 	}
-	return nil, errNotFound
+	out := []hrefProps{{t.href(), h.collectionProps(c, id)}}
+	if !deep {
+		return out, nil
+	}
+	metas, err := h.st.ObjectMetas(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range metas {
+		out = append(out, hrefProps{objectHref(c.Kind, c.Principal, c.Name, m.Name), h.objectProps(c.Kind, m, id, h.loader(ctx, c, m.Name))})
+	}
+	return out, nil
 }
 
 // loader reads an object's data on demand (only when calendar-data or

@@ -35,7 +35,7 @@ var condProtected = davxml.N(davxml.NSDAV, "cannot-modify-protected-property")
 
 // settable checks one property a client wants to store on a collection
 // and returns it in stored form.
-func settable(k store.Kind, n *davxml.Node) (store.Prop, *propFailure) {
+func settable(n *davxml.Node) (store.Prop, *propFailure) {
 	if protected[n.Name] {
 		return store.Prop{}, &propFailure{status: http.StatusForbidden, cond: &condProtected, msg: n.Name.Local + " is protected"}
 	}
@@ -84,7 +84,7 @@ func (h *Handler) proppatch(w http.ResponseWriter, r *http.Request, t target) er
 		case op.Remove:
 			remove = append(remove, op.Prop.Name)
 		default:
-			p, f := settable(c.Kind, op.Prop)
+			p, f := settable(op.Prop)
 			results[i] = f
 			set = append(set, p)
 		}

@@ -30,16 +30,9 @@ func (h *Handler) syncCollection(rq reportReq) error {
 	if err != nil {
 		return errStatus(http.StatusBadRequest, "%v", err)
 	}
-	var since int64
-	if sc.Token != "" {
-		syncID, seq, err := store.ParseToken(sc.Token)
-		if err != nil || syncID != c.SyncID {
-			return errBadToken
-		}
-		since = seq
-		if since == 0 {
-			return errBadToken
-		}
+	since, err := tokenSeq(sc.Token, c)
+	if err != nil {
+		return err
 	}
 	cs, err := h.st.Changes(rq.ctx(), c.ID, since, sc.Limit)
 	if errors.Is(err, store.ErrTokenExpired) {
@@ -55,23 +48,7 @@ func (h *Handler) syncCollection(rq reportReq) error {
 	}
 	resps := make([]davxml.Response, 0, len(cs.Changes)+1)
 	for _, ch := range cs.Changes {
-		href := objectHref(c.Kind, c.Principal, c.Name, ch.Name)
-		if ch.Deleted {
-			resps = append(resps, davxml.Response{Href: href, Status: http.StatusNotFound})
-			continue
-		}
-		data := h.loader(rq.ctx(), c, ch.Name)
-		if c.Kind == store.Calendar && out.expand != nil {
-			load, floating := data, h.floating(c)
-			data = func() (string, error) {
-				s, err := load()
-				if err != nil {
-					return "", err
-				}
-				return out.data([]byte(s), floating)()
-			}
-		}
-		resp, err := h.objectResponse(rq, c, ch.Meta, data, sc.PropFind)
+		resp, err := h.changeResponse(rq, c, ch, out, sc.PropFind)
 		if err != nil {
 			return err
 		}
@@ -83,6 +60,40 @@ func (h *Handler) syncCollection(rq reportReq) error {
 	}
 	h.writeMultistatus(rq.w, resps, store.FormatToken(c.SyncID, cs.Seq))
 	return nil
+}
+
+// tokenSeq returns the change counter of a client's sync token for
+// collection c: 0 for the initial sync, 403 valid-sync-token for a token
+// that is not one of c's.
+func tokenSeq(token string, c *store.Collection) (int64, error) {
+	if token == "" {
+		return 0, nil
+	}
+	syncID, seq, err := store.ParseToken(token)
+	if err != nil || syncID != c.SyncID || seq == 0 {
+		return 0, errBadToken
+	}
+	return seq, nil
+}
+
+// changeResponse answers one changed member: 404 if it was deleted, else
+// its properties.
+func (h *Handler) changeResponse(rq reportReq, c *store.Collection, ch store.Change, out calendarDataReq, pf davxml.PropFind) (davxml.Response, error) {
+	if ch.Deleted {
+		return davxml.Response{Href: objectHref(c.Kind, c.Principal, c.Name, ch.Name), Status: http.StatusNotFound}, nil
+	}
+	data := h.loader(rq.ctx(), c, ch.Name)
+	if c.Kind == store.Calendar && out.expand != nil {
+		load, floating := data, h.floating(c)
+		data = func() (string, error) {
+			s, err := load()
+			if err != nil {
+				return "", err
+			}
+			return out.data([]byte(s), floating)()
+		}
+	}
+	return h.objectResponse(rq, c, ch.Meta, data, pf)
 }
 
 // calendarDataReq is what a report's CALDAV:calendar-data element asks
