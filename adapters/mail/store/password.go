@@ -78,9 +78,36 @@ func VerifyPassword(hash, password string) (bool, error) {
 // stored hash is unchanged and for authCacheTTL; it holds an HMAC of the
 // password under a per-process random key, never the password.
 type authCache struct {
-	key [32]byte
-	mu  sync.Mutex
-	m   map[string]authEntry // user local part -> entry
+	key   [32]byte
+	mu    sync.Mutex
+	m     map[string]authEntry // user local part -> entry
+	locks map[string]*userLock // user local part -> verification lock
+}
+
+type userLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// lockUser serialises password verification for one user.
+func (c *authCache) lockUser(user string) (unlock func()) {
+	c.mu.Lock()
+	l := c.locks[user]
+	if l == nil {
+		l = &userLock{}
+		c.locks[user] = l
+	}
+	l.refs++
+	c.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		c.mu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(c.locks, user)
+		}
+		c.mu.Unlock()
+	}
 }
 
 type authEntry struct {
@@ -92,7 +119,7 @@ type authEntry struct {
 const authCacheTTL = 10 * time.Minute
 
 func newAuthCache() *authCache {
-	c := &authCache{m: make(map[string]authEntry)}
+	c := &authCache{m: make(map[string]authEntry), locks: make(map[string]*userLock)}
 	rand.Read(c.key[:])
 	return c
 }

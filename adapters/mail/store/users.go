@@ -142,6 +142,13 @@ func (s *Store) Authenticate(ctx context.Context, local, password string) (User,
 	if s.auth.hit(local, hash, password) {
 		return u, nil
 	}
+	// One verification per user at a time: a client opening many
+	// connections at once pays argon2id once, the rest hit the cache.
+	unlock := s.auth.lockUser(local)
+	defer unlock()
+	if s.auth.hit(local, hash, password) {
+		return u, nil
+	}
 	ok, err := VerifyPassword(hash, password)
 	if err != nil {
 		return User{}, fmt.Errorf("authenticate %s: %w", local, err)
