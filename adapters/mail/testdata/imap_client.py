@@ -59,8 +59,7 @@ def full():
     out = {}
     m, caps_before = starttls_login()
     out["logindisabled_before_tls"] = "LOGINDISABLED" in caps_before
-    ok(m.capability())
-    out["caps"] = sorted(m.capabilities)
+    out["caps"] = ok(m.capability())[0].decode().split()
 
     data = ok(m.list('""', '"*"'))
     out["list"] = [d.decode() for d in data]
@@ -148,10 +147,10 @@ def full():
     # APPEND with APPENDUID, COPY with COPYUID, MOVE, EXPUNGE.
     typ, data = m.append("Drafts", "(\\Draft)", None, b"From: " + USER.encode() + b"\r\nSubject: draft\r\n\r\nDraft body\r\n")
     out["append"] = [typ, data[0].decode()]
-    typ, data = m.uid("COPY", pu, "Archive")
+    typ, data = m._simple_command("UID", "COPY", pu, "Archive")
     out["copy"] = [typ, data[0].decode()]
-    typ, data = m.uid("MOVE", au, "Archive")
-    out["move"] = [typ, data[0].decode() if data and data[0] else ""]
+    typ, data = m._simple_command("UID", "MOVE", au, "Archive")
+    out["move"] = [typ, data[0].decode() if data and data[0] else "", str(m.untagged_responses.get("COPYUID"))]
     out["move_untagged"] = {k: [x.decode() if isinstance(x, bytes) else str(x) for x in v] for k, v in m.untagged_responses.items() if k in ("EXPUNGE", "OK")}
     ok(m.noop())
     out["inbox_after_move"] = search("ALL")
