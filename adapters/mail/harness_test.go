@@ -183,6 +183,7 @@ func (l *idLn) Accept() (net.Conn, error) {
 type testNode struct {
 	t      testing.TB
 	a      *Adapter
+	host   *fakeHost
 	key    sdk.PublicKey
 	addr   netip.Addr
 	domain string
@@ -227,6 +228,7 @@ func startNode(t testing.TB, o nodeOpts) *testNode {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	n.a = New(log)
 	host := &fakeHost{net: o.net, key: key, addr: a}
+	n.host = host
 	cfg := sdk.Config{Settings: raw, DataDir: filepath.Join(o.dir, "data"),
 		Node: sdk.NodeInfo{PublicKey: key, Address: a}, TLS: n.tls, Services: map[string]sdk.ServiceBinding{}}
 	lns := map[string]net.Listener{}

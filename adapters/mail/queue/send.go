@@ -11,6 +11,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/mycelium-go/mycelium/adapters/mail/addr"
 	"github.com/mycelium-go/mycelium/adapters/mail/store"
 )
 
@@ -55,13 +56,16 @@ func (q *Queue) send(ctx context.Context, e store.QueueEntry) result {
 	if err := c.Hello(q.cfg.Resolver.Canonical()); err != nil {
 		return q.whole(e, "EHLO", err)
 	}
-	if err := c.Mail(e.Sender, &smtp.MailOptions{Size: e.Size}); err != nil {
+	// Aliases are this node's names for other nodes: on the wire both
+	// envelope addresses use canonical domains, which the receiving node
+	// can check against the connection without knowing our aliases.
+	if err := c.Mail(q.canonicalize(ctx, e.Sender), &smtp.MailOptions{Size: e.Size}); err != nil {
 		return q.whole(e, "MAIL FROM", err)
 	}
 	var res result
 	var accepted []string
 	for _, r := range e.Rcpts {
-		err := c.Rcpt(r, nil)
+		err := c.Rcpt(q.canonicalize(ctx, r), nil)
 		switch {
 		case err == nil:
 			accepted = append(accepted, r)
@@ -90,6 +94,26 @@ func (q *Queue) send(ctx context.Context, e store.QueueEntry) result {
 	}
 	c.Quit()
 	return res
+}
+
+// canonicalize rewrites an address under an alias to the canonical
+// domain of the node the alias names.
+func (q *Queue) canonicalize(ctx context.Context, address string) string {
+	a, err := addr.Parse(address)
+	if err != nil {
+		return address
+	}
+	if _, ok := addr.ParseCanonicalDomain(a.Domain); ok {
+		return address
+	}
+	if q.cfg.Resolver.Classify(a.Domain) == addr.KindLocal {
+		return a.Local + "@" + q.cfg.Resolver.Canonical()
+	}
+	ip, err := q.cfg.Resolver.Route(ctx, a.Domain)
+	if err != nil {
+		return address
+	}
+	return a.Local + "@" + addr.CanonicalDomain(ip)
 }
 
 func (q *Queue) data(c *smtp.Client, e store.QueueEntry) error {
