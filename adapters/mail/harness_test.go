@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mycelium-go/mycelium/adapters/mail/addr"
 	"github.com/mycelium-go/mycelium/plugins/sdk"
 )
 
@@ -308,3 +309,9 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 }
 
 var _ = strings.Contains
+
+func canonicalOf(a netip.Addr) string { return addr.CanonicalDomain(a) }
+
+func (n *testNode) clientTLSWith(pool *x509.CertPool) *tls.Config {
+	return &tls.Config{RootCAs: pool, ServerName: "localhost"}
+}

@@ -1,6 +1,7 @@
 package mail
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"strings"
@@ -180,4 +181,17 @@ func hasCode(err error, code string) bool {
 		return false
 	}
 	return fmt.Sprintf("%d.%d.%d", se.EnhancedCode[0], se.EnhancedCode[1], se.EnhancedCode[2]) == code
+}
+
+// submitTo sends one message to an implicit-TLS submission address.
+func submitTo(address string, tc *tls.Config, user, pass, from string, to []string, body string) error {
+	c, err := smtp.DialTLS(address, tc)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Auth(sasl.NewPlainClient("", user, pass)); err != nil {
+		return err
+	}
+	return c.SendMail(from, to, strings.NewReader(body))
 }
