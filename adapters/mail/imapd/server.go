@@ -136,11 +136,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, implicitTLS bool) e
 			secureLn.push(c)
 		}
 	}
+	// Stop accepting first and let Serve return, then close the
+	// connections: imapserver's Close must not race with Serve's start.
+	secureLn.Close()
+	if plainLn != nil {
+		plainLn.Close()
+	}
+	wg.Wait()
 	secure.Close()
 	if plain != nil {
 		plain.Close()
 	}
-	wg.Wait()
 	return err
 }
 

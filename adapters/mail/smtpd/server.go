@@ -145,6 +145,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, implicitTLS bool) e
 			secureLn.push(c)
 		}
 	}
+	// Stop accepting and let Serve return before shutting down, so no
+	// connection is added while Shutdown waits.
+	for _, l := range lns {
+		l.Close()
+	}
+	wg.Wait()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	for _, srv := range servers {
@@ -152,7 +158,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, implicitTLS bool) e
 			srv.Close()
 		}
 	}
-	wg.Wait()
 	return err
 }
 
