@@ -52,9 +52,12 @@ func ParseFlags(s string) FlagSet {
 
 // Add adds f.
 func (fs FlagSet) Add(f imap.Flag) {
-	if validFlag(f) {
-		f = CanonicalFlag(f)
-		fs[strings.ToLower(string(f))] = f
+	if !validFlag(f) {
+		return
+	}
+	k := strings.ToLower(string(f))
+	if _, ok := fs[k]; !ok { // keep the first spelling of a keyword
+		fs[k] = CanonicalFlag(f)
 	}
 }
 
