@@ -197,6 +197,9 @@ func (s *session) Data(r io.Reader) error {
 		if errors.As(err, &se) {
 			return se
 		}
+		if errors.Is(err, smtp.ErrTooLongLine) {
+			return smtpErr(500, smtp.EnhancedCode{5, 4, 0}, "line longer than the SMTP limit (RFC 5321 allows 1000 bytes)")
+		}
 		s.srv.cfg.Log.Error("store message body", "err", err)
 		return smtpErr(451, smtp.EnhancedCode{4, 3, 0}, "could not store the message, try again later")
 	}
