@@ -130,6 +130,11 @@ func (a *Adapter) Configure(ctx context.Context, cfg sdk.Config, host sdk.Host) 
 		a.store = nil
 		return fmt.Errorf("mail: configure: %w", err)
 	}
+	if n, err := st.Sweep(ctx); err != nil {
+		a.log.Warn("sweep orphaned message files", "err", err)
+	} else if n > 0 {
+		a.log.Info("removed orphaned message files", "count", n)
+	}
 	a.log.Info("mail configured", "domains", res.LocalDomains(), "data_dir", cfg.DataDir)
 	return nil
 }

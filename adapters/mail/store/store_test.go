@@ -292,3 +292,32 @@ func FuzzParseMeta(f *testing.F) {
 		})
 	})
 }
+
+func TestSweep(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	s.AddUser(ctx, "a", "pw12345678")
+	u, _ := s.UserByLocal(ctx, "a")
+	inbox, _ := s.GetMailbox(ctx, u.ID, "INBOX")
+	addMessage(t, s, inbox.ID, sample)
+	orphanOld, _ := s.WriteBlob(strings.NewReader("old orphan"), 0)
+	orphanNew, _ := s.WriteBlob(strings.NewReader("fresh, maybe in flight"), 0)
+	old := time.Now().Add(-2 * time.Hour)
+	os.Chtimes(orphanOld.Path(), old, old)
+	n, err := s.Sweep(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("Sweep = %d, %v; want 1", n, err)
+	}
+	if _, err := os.Stat(orphanOld.Path()); err == nil {
+		t.Error("old orphan kept")
+	}
+	if _, err := os.Stat(orphanNew.Path()); err != nil {
+		t.Error("fresh orphan removed")
+	}
+	msgs, _ := s.Messages(ctx, inbox.ID, 1, 10, false)
+	if f, err := s.OpenBody(&msgs[0]); err != nil {
+		t.Error("referenced body removed")
+	} else {
+		f.Close()
+	}
+}
