@@ -125,4 +125,3 @@ func TestQueueSurvivesRestart(t *testing.T) {
 		return len(msgs) == 1 && strings.Contains(msgs[0], "queued across a restart")
 	})
 }
-

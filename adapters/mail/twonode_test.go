@@ -173,7 +173,6 @@ func dialMX(t *testing.T, from *testNode, to interface{ String() string }) *smtp
 	return c
 }
 
-
 // hasCode reports whether err is an SMTP error with enhanced code code.
 func hasCode(err error, code string) bool {
 	var se *smtp.SMTPError
