@@ -37,6 +37,14 @@ func tempAll(e store.QueueEntry, err error) result {
 // send makes one SMTP transaction with the recipient node.
 func (q *Queue) send(ctx context.Context, e store.QueueEntry) result {
 	ip, err := q.cfg.Resolver.Route(ctx, e.Domain)
+	if errors.Is(err, addr.ErrNotMesh) {
+		// The alias was removed from the configuration since queueing.
+		var res result
+		for _, r := range e.Rcpts {
+			res.failed = append(res.failed, failure{rcpt: r, status: "5.1.2", diag: err.Error()})
+		}
+		return res
+	}
 	if err != nil {
 		return tempAll(e, fmt.Errorf("resolve %s: %w", e.Domain, err))
 	}
