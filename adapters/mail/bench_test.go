@@ -154,3 +154,5 @@ submission tls://127.0.0.1:%[2]d {
 	}
 	return addr, n.clientTLS()
 }
+
+func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
