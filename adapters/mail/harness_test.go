@@ -222,7 +222,7 @@ func startNode(t testing.TB, o nodeOpts) *testNode {
 		o.settings = map[string]any{}
 	}
 	raw, _ := json.Marshal(o.settings)
-	level := slog.LevelWarn
+	level := slog.LevelError
 	if os.Getenv("MAIL_TEST_DEBUG") != "" {
 		level = slog.LevelDebug
 	}

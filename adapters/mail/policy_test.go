@@ -125,3 +125,35 @@ func TestQueueSurvivesRestart(t *testing.T) {
 		return len(msgs) == 1 && strings.Contains(msgs[0], "queued across a restart")
 	})
 }
+
+func TestSubmissionExtensions(t *testing.T) {
+	n := startNode(t, nodeOpts{settings: map[string]any{"max_message_size": 1 << 20}})
+	c, err := smtp.Dial(n.addr127(SvcSubmission))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Hello("client.test"); err != nil {
+		t.Fatal(err)
+	}
+	for _, ext := range []string{"STARTTLS", "8BITMIME", "SMTPUTF8", "PIPELINING", "ENHANCEDSTATUSCODES", "SIZE"} {
+		if ok, _ := c.Extension(ext); !ok {
+			t.Errorf("EHLO lacks %s before TLS", ext)
+		}
+	}
+	if ok, _ := c.Extension("AUTH"); ok {
+		t.Error("AUTH offered before TLS")
+	}
+	c2, err := smtp.DialStartTLS(n.addr127(SvcSubmission), n.clientTLS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	c = c2
+	if ok, mechs := c.Extension("AUTH"); !ok || !strings.Contains(mechs, "PLAIN") || !strings.Contains(mechs, "LOGIN") {
+		t.Errorf("AUTH after STARTTLS = %v %q, want PLAIN and LOGIN", ok, mechs)
+	}
+	if _, size := c.Extension("SIZE"); size != "1048576" {
+		t.Errorf("SIZE = %q", size)
+	}
+}
