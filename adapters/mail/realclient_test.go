@@ -62,6 +62,9 @@ func runPython(t *testing.T, n *testNode, user, pass string, args ...string) map
 func TestRealClients(t *testing.T) {
 	needTool(t, "swaks", "swaks")
 	needTool(t, "python3", "python3")
+	if out, _ := exec.Command("swaks", "--support").CombinedOutput(); !strings.Contains(string(out), "=== TLS supported") {
+		t.Skip("swaks has no TLS support (apt-get install libnet-ssleay-perl libio-socket-ssl-perl)")
+	}
 	n := startNode(t, nodeOpts{})
 	const pass = "correct horse battery"
 	alice := n.addUser("alice", pass)

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 
 	"github.com/emersion/go-imap/v2"
@@ -191,7 +192,19 @@ func (l *chanListener) Addr() net.Addr { return l.addr }
 type logAdapter struct{ log *slog.Logger }
 
 func (l logAdapter) Printf(format string, args ...any) {
-	l.log.Warn("imap server", "msg", fmt.Sprintf(format, args...))
+	logLibrary(l.log, "imap server", fmt.Sprintf(format, args...))
+}
+
+// logLibrary logs a message of the protocol library: connection teardown
+// noise at debug level, the rest as warnings.
+func logLibrary(log *slog.Logger, what, msg string) {
+	for _, noise := range []string{"use of closed network connection", "connection reset by peer", "EOF", "broken pipe", "closed pipe", "i/o timeout"} {
+		if strings.Contains(msg, noise) {
+			log.Debug(what, "msg", msg)
+			return
+		}
+	}
+	log.Warn(what, "msg", msg)
 }
 
 var _ net.Listener = (*chanListener)(nil)

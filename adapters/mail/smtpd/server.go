@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -199,11 +200,23 @@ func (l *chanListener) Addr() net.Addr { return l.addr }
 type logAdapter struct{ log *slog.Logger }
 
 func (l logAdapter) Printf(format string, v ...any) {
-	l.log.Warn("smtp server", "msg", fmt.Sprintf(format, v...))
+	logLibrary(l.log, "smtp server", fmt.Sprintf(format, v...))
 }
 
 func (l logAdapter) Println(v ...any) {
-	l.log.Warn("smtp server", "msg", fmt.Sprint(v...))
+	logLibrary(l.log, "smtp server", fmt.Sprint(v...))
+}
+
+// logLibrary logs a message of the protocol library: connection teardown
+// noise at debug level, the rest as warnings.
+func logLibrary(log *slog.Logger, what, msg string) {
+	for _, noise := range []string{"use of closed network connection", "connection reset by peer", "EOF", "broken pipe", "closed pipe", "i/o timeout"} {
+		if strings.Contains(msg, noise) {
+			log.Debug(what, "msg", msg)
+			return
+		}
+	}
+	log.Warn(what, "msg", msg)
 }
 
 var _ net.Listener = (*chanListener)(nil)
