@@ -113,8 +113,10 @@ func (q *Queue) Run(ctx context.Context) error {
 				q.attempt(ctx, e)
 			}()
 		}
+		// Entries due now are running or waiting for a slot (a finished
+		// delivery wakes the loop); sleep until the next future one.
 		sleep := maxIdle
-		if next, ok, err := q.cfg.Store.NextQueueAttempt(ctx); err == nil && ok {
+		if next, ok, err := q.cfg.Store.NextQueueAttempt(ctx, time.Now()); err == nil && ok {
 			if d := time.Until(next); d > 0 && d < sleep {
 				sleep = d
 			}

@@ -62,11 +62,11 @@ func (s *Store) DueQueue(ctx context.Context, now time.Time, limit int) ([]Queue
 	return out, rows.Err()
 }
 
-// NextQueueAttempt returns the earliest next-attempt time, ok false when
-// the queue is empty.
-func (s *Store) NextQueueAttempt(ctx context.Context) (time.Time, bool, error) {
+// NextQueueAttempt returns the earliest next-attempt time after after, ok
+// false when there is none.
+func (s *Store) NextQueueAttempt(ctx context.Context, after time.Time) (time.Time, bool, error) {
 	var n sql.NullInt64
-	if err := s.rdb.QueryRowContext(ctx, `SELECT min(next_attempt) FROM queue`).Scan(&n); err != nil {
+	if err := s.rdb.QueryRowContext(ctx, `SELECT min(next_attempt) FROM queue WHERE next_attempt > ?`, after.UnixNano()).Scan(&n); err != nil {
 		return time.Time{}, false, fmt.Errorf("next queue attempt: %w", err)
 	}
 	if !n.Valid {
