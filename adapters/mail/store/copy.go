@@ -29,25 +29,9 @@ func (s *Store) Copy(ctx context.Context, srcID, dstID int64, uids []imap.UID, m
 	if err != nil {
 		return res, fmt.Errorf("copy: %w", err)
 	}
-	// Link all bodies first, then fsync each shard directory once.
-	names := make([]string, len(msgs))
-	dirs := map[string]bool{}
-	for i, m := range msgs {
-		names[i] = newBlobName()
-		if err := s.blobs.ensureShard(names[i]); err != nil {
-			return res, fmt.Errorf("copy: %w", err)
-		}
-		if err := os.Link(s.blobs.path(m.Blob), s.blobs.path(names[i])); err != nil {
-			s.removeAll(names[:i])
-			return res, fmt.Errorf("copy: link body: %w", err)
-		}
-		dirs[filepath.Dir(s.blobs.path(names[i]))] = true
-	}
-	for d := range dirs {
-		if err := syncDir(d); err != nil {
-			s.removeAll(names)
-			return res, fmt.Errorf("copy: %w", err)
-		}
+	names, err := s.linkBodies(msgs)
+	if err != nil {
+		return res, fmt.Errorf("copy: %w", err)
 	}
 	gone := map[imap.UID]bool{}
 	err = s.write(ctx, func(tx *sql.Tx) error {
@@ -97,6 +81,32 @@ func (s *Store) Copy(ctx context.Context, srcID, dstID int64, uids []imap.UID, m
 		}
 	}
 	return res, nil
+}
+
+// linkBodies makes a new durable hard link for each message's body: all
+// links first, then one fsync per shard directory.
+func (s *Store) linkBodies(msgs []Message) ([]string, error) {
+	names := make([]string, len(msgs))
+	dirs := map[string]bool{}
+	for i, m := range msgs {
+		names[i] = newBlobName()
+		if err := s.blobs.ensureShard(names[i]); err != nil {
+			s.removeAll(names[:i])
+			return nil, err
+		}
+		if err := os.Link(s.blobs.path(m.Blob), s.blobs.path(names[i])); err != nil {
+			s.removeAll(names[:i])
+			return nil, fmt.Errorf("link body: %w", err)
+		}
+		dirs[filepath.Dir(s.blobs.path(names[i]))] = true
+	}
+	for d := range dirs {
+		if err := syncDir(d); err != nil {
+			s.removeAll(names)
+			return nil, err
+		}
+	}
+	return names, nil
 }
 
 func (s *Store) removeAll(names []string) {

@@ -26,35 +26,10 @@ func (s *Store) StoreFlags(ctx context.Context, mailboxID int64, uids []imap.UID
 	}
 	var out, changed []FlagUpdate
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		lo, hi := uids[0], uids[0]
-		want := make(map[imap.UID]bool, len(uids))
-		for _, u := range uids {
-			lo, hi = min(lo, u), max(hi, u)
-			want[u] = true
-		}
-		type row struct {
-			uid    imap.UID
-			flags  string
-			modseq uint64
-		}
-		var rs []row
-		rows, err := tx.QueryContext(ctx, `SELECT uid, flags, modseq FROM messages WHERE mailbox_id=? AND uid BETWEEN ? AND ? ORDER BY uid`, mailboxID, uint32(lo), uint32(hi))
+		rs, err := flagRowsTx(ctx, tx, mailboxID, uids)
 		if err != nil {
 			return fmt.Errorf("store flags: %w", err)
 		}
-		for rows.Next() {
-			var r row
-			var u uint32
-			if err := rows.Scan(&u, &r.flags, &r.modseq); err != nil {
-				rows.Close()
-				return fmt.Errorf("store flags: %w", err)
-			}
-			r.uid = imap.UID(u)
-			if want[r.uid] {
-				rs = append(rs, r)
-			}
-		}
-		rows.Close()
 		var modseq uint64
 		if err := tx.QueryRowContext(ctx, `SELECT highestmodseq FROM mailboxes WHERE id=?`, mailboxID).Scan(&modseq); err != nil {
 			return fmt.Errorf("store flags: %w", err)
@@ -74,10 +49,11 @@ func (s *Store) StoreFlags(ctx context.Context, mailboxID int64, uids []imap.UID
 			u.Flags = fs.List()
 			out = append(out, u)
 		}
-		if len(changed) > 0 {
-			if _, err := tx.ExecContext(ctx, `UPDATE mailboxes SET highestmodseq=? WHERE id=?`, modseq, mailboxID); err != nil {
-				return fmt.Errorf("store flags: %w", err)
-			}
+		if len(changed) == 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE mailboxes SET highestmodseq=? WHERE id=?`, modseq, mailboxID); err != nil {
+			return fmt.Errorf("store flags: %w", err)
 		}
 		return nil
 	}, func() {
@@ -88,6 +64,40 @@ func (s *Store) StoreFlags(ctx context.Context, mailboxID int64, uids []imap.UID
 		}
 	})
 	return out, err
+}
+
+type flagRow struct {
+	uid    imap.UID
+	flags  string
+	modseq uint64
+}
+
+// flagRowsTx reads the flags and mod-sequences of the given messages.
+func flagRowsTx(ctx context.Context, tx *sql.Tx, mailboxID int64, uids []imap.UID) ([]flagRow, error) {
+	lo, hi := uids[0], uids[0]
+	want := make(map[imap.UID]bool, len(uids))
+	for _, u := range uids {
+		lo, hi = min(lo, u), max(hi, u)
+		want[u] = true
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT uid, flags, modseq FROM messages WHERE mailbox_id=? AND uid BETWEEN ? AND ? ORDER BY uid`, mailboxID, uint32(lo), uint32(hi))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var rs []flagRow
+	for rows.Next() {
+		var r flagRow
+		var u uint32
+		if err := rows.Scan(&u, &r.flags, &r.modseq); err != nil {
+			return nil, err
+		}
+		r.uid = imap.UID(u)
+		if want[r.uid] {
+			rs = append(rs, r)
+		}
+	}
+	return rs, rows.Err()
 }
 
 // MailboxKeywords returns the keywords used in a mailbox (for FLAGS and
