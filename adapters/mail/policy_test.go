@@ -157,3 +157,18 @@ func TestSubmissionExtensions(t *testing.T) {
 		t.Errorf("SIZE = %q", size)
 	}
 }
+
+func TestSMTPUTF8(t *testing.T) {
+	n := startNode(t, nodeOpts{})
+	jurgen := n.addUser("jürgen", "jürgen password")
+	// Case-insensitive local part, UTF-8 envelope (SMTPUTF8) and header.
+	upper := "JÜRGEN@" + n.domain
+	if err := submit(t, n, upper, "jürgen password", upper, []string{jurgen},
+		message("Jürgen <"+upper+">", jurgen, "Grüße", "ünïcödé body")); err != nil {
+		t.Fatalf("UTF-8 submission: %v", err)
+	}
+	msgs := inbox(t, n, jurgen, "jürgen password")
+	if len(msgs) != 1 || !strings.Contains(msgs[0], "ünïcödé body") {
+		t.Fatalf("inbox = %q", msgs)
+	}
+}
