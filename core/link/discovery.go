@@ -205,4 +205,3 @@ func (d *discovery) eligible(ifi *net.Interface) bool {
 	}
 	return false
 }
-

@@ -31,8 +31,8 @@ const (
 
 // Errors of the peer table; the API maps them to HTTP statuses.
 var (
-	ErrPeerExists   = errors.New("link: peer already exists")    // 409
-	ErrPeerNotFound = errors.New("link: peer not found")         // 404
+	ErrPeerExists   = errors.New("link: peer already exists")      // 409
+	ErrPeerNotFound = errors.New("link: peer not found")           // 404
 	ErrNotRunning   = errors.New("link: peer manager not running") // 503
 )
 

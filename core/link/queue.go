@@ -164,7 +164,7 @@ func checkFrame(pkt []byte, typ byte, maxBody int) error {
 	switch {
 	case err != nil:
 		return err
-	case n != len(pkt) || t != typ:
+	case n == 0 || n != len(pkt) || t != typ:
 		return errBadFrame
 	}
 	return nil
