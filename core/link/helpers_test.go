@@ -146,3 +146,17 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// helloSeq returns the seqno of a Hello control packet (outer header
+// stripped).
+func helloSeq(pkt []byte) (uint16, bool) {
+	r, err := wire.NewControlReader(pkt)
+	if err != nil {
+		return 0, false
+	}
+	var tlv wire.TLV
+	if !r.Next(&tlv) || tlv.Type != wire.TLVHello {
+		return 0, false
+	}
+	return uint16(tlv.Hello.Seqno), true
+}

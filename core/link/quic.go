@@ -38,10 +38,37 @@ type quicLink struct {
 
 	// writer-owned
 	noDatagrams bool         // the peer did not enable DATAGRAM frames
-	maxDgram    atomic.Int64 // largest datagram known to fit, 0 if unknown
-	lowered     int64        // monoNow() when maxDgram was last lowered
+	limit       atomic.Int64 // datagram limit quic-go last reported, 0 if none yet
+	limitAt     int64        // monoNow() when limit was learned
+	largest     atomic.Int64 // largest datagram sent
 	ctrl        []byte       // control frames being written
 	fallback    []byte       // oversize data frames for the stream
+
+	dgramTx, dgramRx, fallbacks atomic.Uint64
+}
+
+// QUICStats are a QUIC link's datagram counters.
+type QUICStats struct {
+	DatagramsSent     uint64 // data packets sent as DATAGRAM frames
+	DatagramsReceived uint64
+	StreamFallbacks   uint64 // data packets sent on the stream because they did not fit
+	// MaxDatagram is the datagram payload limit quic-go reported when
+	// it last refused a packet (0: it never refused one).
+	MaxDatagram int
+	// LargestDatagram is the largest datagram payload sent.
+	LargestDatagram int
+}
+
+// QUICStats returns the link's datagram counters. Type-assert a Link to
+// interface{ QUICStats() QUICStats } to read them.
+func (l *quicLink) QUICStats() QUICStats {
+	return QUICStats{
+		DatagramsSent:     l.dgramTx.Load(),
+		DatagramsReceived: l.dgramRx.Load(),
+		StreamFallbacks:   l.fallbacks.Load(),
+		MaxDatagram:       int(l.limit.Load()),
+		LargestDatagram:   int(l.largest.Load()),
+	}
 }
 
 func newQUICLink(conn *quic.Conn, stream *quic.Stream, h Handler, opts linkOptions, ep Endpoint, kind Kind) *quicLink {
@@ -96,6 +123,7 @@ func (l *quicLink) datagramLoop() {
 			return
 		}
 		l.received(len(d))
+		l.dgramRx.Add(1)
 		n, typ, err := wire.FrameSize(d, l.opts.maxBody)
 		if err == nil && n == 0 {
 			err = fmt.Errorf("datagram of %d bytes holds no complete packet", len(d))
@@ -149,6 +177,7 @@ func (l *quicLink) writeBatch(data []byte) error {
 			return err
 		}
 		if !sent {
+			l.fallbacks.Add(1)
 			l.fallback = append(l.fallback, f...)
 		}
 		if len(l.fallback) >= fallbackFlush || l.q.ctrlPending.Load() {
@@ -192,22 +221,23 @@ func (l *quicLink) sendDatagram(f []byte) (sent bool, err error) {
 	if l.noDatagrams {
 		return false, nil
 	}
-	known := int(l.maxDgram.Load())
-	if known > 0 && len(f) > known && monoNow()-l.lowered < int64(datagramReprobe) {
+	limit := int(l.limit.Load())
+	if limit > 0 && len(f) > limit && monoNow()-l.limitAt < int64(datagramReprobe) {
 		return false, nil
 	}
 	err = l.conn.SendDatagram(f)
 	if err == nil {
 		l.tx.Add(uint64(len(f)))
-		if len(f) > known {
-			l.maxDgram.Store(int64(len(f)))
+		l.dgramTx.Add(1)
+		if int64(len(f)) > l.largest.Load() {
+			l.largest.Store(int64(len(f)))
 		}
 		return true, nil
 	}
 	var tooLarge *quic.DatagramTooLargeError
 	if errors.As(err, &tooLarge) {
-		l.maxDgram.Store(tooLarge.MaxDatagramPayloadSize)
-		l.lowered = monoNow()
+		l.limit.Store(tooLarge.MaxDatagramPayloadSize)
+		l.limitAt = monoNow()
 		return false, nil
 	}
 	return false, fmt.Errorf("send datagram: %w", err)
@@ -238,10 +268,5 @@ func (l *quicLink) SendData(pkt []byte) error {
 
 // String implements Link.
 func (l *quicLink) String() string { return l.name }
-
-// MaxDatagram reports the largest datagram payload quic-go accepted on
-// this link, or the limit it last reported when refusing one (0 if
-// unknown yet). For diagnostics.
-func (l *quicLink) MaxDatagram() int { return int(l.maxDgram.Load()) }
 
 var _ Link = (*quicLink)(nil)
