@@ -33,6 +33,7 @@ type linkBase struct {
 	cost     uint16
 	rx, tx   atomic.Uint64
 	lastRecv atomic.Int64 // monoNow() of the last read
+	reads    int          // stream read calls; reader-owned, for benchmarks
 
 	q sendQueue
 

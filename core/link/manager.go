@@ -73,6 +73,10 @@ func (m *Manager) Start(ctx context.Context) error {
 	if err := m.bindLocked(ctx); err != nil {
 		m.cancel()
 		m.closeSockets()
+		if m.quic != nil {
+			m.quic.close()
+			m.quic = nil
+		}
 		m.mu.state = stateClosed
 		return err
 	}

@@ -39,6 +39,7 @@ func (b *linkBase) readStream(r io.Reader, s frameSink) error {
 	for {
 		n, err := r.Read(buf[end:])
 		if n > 0 {
+			b.reads++
 			b.received(n)
 			end += n
 			var ferr error

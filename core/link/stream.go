@@ -21,6 +21,8 @@ type streamLink struct {
 	// allocate: iov backs bufs, which WriteTo consumes.
 	iov  [2][]byte
 	bufs net.Buffers
+
+	writes int // write calls made; writer-owned, for benchmarks
 }
 
 // newStreamLink wraps conn. The link does nothing until run is called.
@@ -94,6 +96,7 @@ func (l *streamLink) writeLoop() {
 			l.iov[0], l.iov[1] = ctrl, data[off:end]
 			l.bufs = l.iov[:]
 			n, err := l.bufs.WriteTo(l.conn)
+			l.writes++
 			l.tx.Add(uint64(n))
 			if err != nil {
 				l.fail(fmt.Errorf("write: %w", err))
