@@ -1,7 +1,6 @@
 package link
 
 import (
-	"log/slog"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -21,7 +20,6 @@ type linkOptions struct {
 	dataQueue  int // bytes of data frames that may wait for the writer
 	ctrlQueue  int // bytes of control frames that may wait
 	writeChunk int // largest data write between control checks
-	log        *slog.Logger
 }
 
 // linkBase is what stream and QUIC links share: identity, counters,
@@ -38,9 +36,8 @@ type linkBase struct {
 	q sendQueue
 
 	closeOnce sync.Once
-	done      chan struct{} // closed by fail
-	cause     error         // why the link ended; written once before done closes
-	shutdown  func()        // closes the transport, unblocking reader and writer
+	cause     error  // why the link ended; set inside closeOnce, read after it
+	shutdown  func() // closes the transport, unblocking reader and writer
 }
 
 func (b *linkBase) initBase(h Handler, opts linkOptions, info Info, shutdown func()) {
@@ -48,7 +45,6 @@ func (b *linkBase) initBase(h Handler, opts linkOptions, info Info, shutdown fun
 	b.info.Since = time.Now()
 	b.cost = staticCost(protoOf(info.Transport), info.Remote.Addr())
 	b.lastRecv.Store(monoNow())
-	b.done = make(chan struct{})
 	b.q.init(opts.dataQueue, opts.ctrlQueue)
 }
 
@@ -63,7 +59,6 @@ func protoOf(transport string) Proto {
 func (b *linkBase) fail(err error) {
 	b.closeOnce.Do(func() {
 		b.cause = err
-		close(b.done)
 		b.q.close()
 		b.shutdown()
 	})
@@ -95,9 +90,6 @@ func (b *linkBase) Info() Info {
 	i.RxBytes, i.TxBytes = b.rx.Load(), b.tx.Load()
 	return i
 }
-
-// Done is closed when the link has failed or been closed.
-func (b *linkBase) Done() <-chan struct{} { return b.done }
 
 func addrString(a netip.AddrPort) string {
 	if !a.IsValid() {

@@ -3,7 +3,6 @@ package link
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
@@ -32,9 +31,7 @@ func (h *countHandler) HandleData(_ Link, pkts [][]byte) {
 
 func benchOptions() linkOptions {
 	cfg := Default()
-	o := cfg.linkOptions()
-	o.log = slog.New(slog.DiscardHandler)
-	return o
+	return cfg.linkOptions()
 }
 
 // pump sends n copies of pkt, waiting briefly whenever the queue is full

@@ -54,7 +54,6 @@ func New(cfg Config, h Handler, log *slog.Logger) (*Manager, error) {
 	}
 	m := &Manager{cfg: cfg, h: h, log: log.With("component", "link")}
 	m.opts = cfg.linkOptions()
-	m.opts.log = m.log
 	m.mu.peers = make(map[Endpoint]*peer)
 	m.mu.inbound = make(map[Endpoint]*peer)
 	return m, nil

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"log/slog"
 	"slices"
 	"testing"
 
@@ -48,8 +47,7 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 
 func testBase(maxBody int) *linkBase {
 	b := &linkBase{}
-	b.initBase(nil, linkOptions{maxBody: maxBody, readBuf: 0, dataQueue: 1 << 20, ctrlQueue: 1 << 20,
-		log: slog.New(slog.DiscardHandler)}, Info{}, func() {})
+	b.initBase(nil, linkOptions{maxBody: maxBody, readBuf: 0, dataQueue: 1 << 20, ctrlQueue: 1 << 20}, Info{}, func() {})
 	return b
 }
 
