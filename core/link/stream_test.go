@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -384,5 +385,25 @@ func TestCutAndBlackhole(t *testing.T) {
 	la2.Close()
 	if err := waitDown(t, &ra, la2); !errors.Is(err, link.ErrClosed) {
 		t.Errorf("LinkDown = %v, want ErrClosed", err)
+	}
+}
+
+func TestIPv4PeerOnDualStackListener(t *testing.T) {
+	var ra, rb linktest.Recorder
+	cfgA := testConfig(1)
+	cfgA.TCPListen = netip.MustParseAddrPort("[::]:0")
+	a, _ := startManager(t, cfgA, &ra)
+	cfgB := testConfig(2)
+	cfgB.Peers = []link.Endpoint{link.MustParseEndpoint("tcp://127.0.0.1:" + strconv.Itoa(int(a.TCPAddr().Port())))}
+	startManager(t, cfgB, &rb)
+	la, lb := waitUp(t, &ra), waitUp(t, &rb)
+	if r := la.Info().Remote; !r.Addr().Is4() {
+		t.Errorf("inbound remote %v, want an unmapped IPv4 address", r)
+	}
+	if !strings.HasPrefix(la.Info().Endpoint, "tcp://127.0.0.1:") {
+		t.Errorf("inbound endpoint %q", la.Info().Endpoint)
+	}
+	if la.StaticCost() != 15 || lb.StaticCost() != 15 {
+		t.Errorf("StaticCost() = %d, %d; want 15 for IPv4 TCP", la.StaticCost(), lb.StaticCost())
 	}
 }
