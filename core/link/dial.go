@@ -26,7 +26,7 @@ func (m *Manager) peerLoop(ctx context.Context, p *peer) {
 			if m.dialFailed(p, err) {
 				return
 			}
-		} else if m.attach(p, m.mu.peers, l) {
+		} else if m.attach(p, l) {
 			up := time.Now()
 			m.logUp(l)
 			m.logDown(l, l.run())

@@ -59,6 +59,9 @@ func TestAddRemovePeer(t *testing.T) {
 			t.Errorf("AddPeer(%s) = %v, want ErrUnsupported", s, err)
 		}
 	}
+	if err := b.AddPeer(link.Endpoint{Proto: link.ProtoTCP}); !errors.Is(err, link.ErrEndpoint) {
+		t.Errorf("AddPeer(no address) = %v, want ErrEndpoint", err)
+	}
 	lb, la := waitUp(t, &rb), waitUp(t, &ra)
 
 	eventually(t, "b's peer alive with traffic", func() bool {

@@ -184,6 +184,8 @@ var errRemoved = errors.New("link: peer removed")
 
 func (m *Manager) supported(ep Endpoint) error {
 	switch {
+	case ep.Proto != ProtoVsock && (!ep.Addr.IsValid() || ep.Addr.Port() == 0):
+		return fmt.Errorf("%w: no socket address", ErrEndpoint)
 	case ep.Proto == ProtoTCP:
 		return nil
 	case ep.Proto == ProtoQUIC && !m.cfg.DisableQUIC:
@@ -211,11 +213,11 @@ func (m *Manager) startPeerLocked(ep Endpoint, kind Kind) {
 
 // attach records l as p's live link. It fails if p left the table or the
 // manager is closing; the caller then drops l.
-func (m *Manager) attach(p *peer, table map[Endpoint]*peer, l runner) bool {
+func (m *Manager) attach(p *peer, l runner) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	p.connecting = false
-	if m.mu.state != stateRunning || table[p.ep] != p {
+	if m.mu.state != stateRunning || m.mu.peers[p.ep] != p {
 		return false
 	}
 	p.link = l
