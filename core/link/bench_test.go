@@ -16,6 +16,7 @@ type countHandler struct {
 	pkts, bytes atomic.Uint64
 	batches     atomic.Uint64
 	elapsed     time.Duration // set by pump
+	cpu         time.Duration // process CPU used during pump
 }
 
 func (h *countHandler) LinkUp(Link)                {}
@@ -38,7 +39,7 @@ func benchOptions() linkOptions {
 // (a node would drop instead), then waits until h has seen them all or,
 // for lossy datagrams, until deliveries stop for 200 ms.
 func pump(b *testing.B, l Link, h *countHandler, pkt []byte, n int) (full int) {
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	for i := 0; i < n; {
 		err := l.SendData(pkt)
 		switch {
@@ -60,6 +61,7 @@ func pump(b *testing.B, l Link, h *countHandler, pkt []byte, n int) (full int) {
 	}
 	b.StopTimer()
 	h.elapsed = idle.Sub(start) // up to the last delivery
+	h.cpu = processCPU() - cpu0
 	return full
 }
 
@@ -71,6 +73,10 @@ func reportRate(b *testing.B, h *countHandler, pkt []byte) {
 	b.ReportMetric(got/s, "pkts/s")
 	b.ReportMetric(got*float64(len(pkt))*8/s/1e9, "Gbit/s")
 	b.ReportMetric(1-got/float64(b.N), "lost")
+	if h.cpu > 0 {
+		// both ends plus the benchmark loop, in one process
+		b.ReportMetric(got*float64(len(pkt))*8/1e9/h.cpu.Seconds(), "Gbit/cpu-s")
+	}
 }
 
 func BenchmarkStreamTCP(b *testing.B) {
