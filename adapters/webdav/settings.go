@@ -97,7 +97,9 @@ func ParseSettings(raw []byte) (Settings, error) {
 // Validate checks the settings.
 func (s *Settings) Validate() error {
 	var errs []error
-	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf("webdav: settings: "+format, args...)) }
+	add := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("webdav: settings: "+format, args...))
+	}
 	if s.Realm == "" || strings.ContainsAny(s.Realm, "\"\\\r\n") {
 		add("realm must be non-empty and free of quotes, backslashes and line breaks")
 	}

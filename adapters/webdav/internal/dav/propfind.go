@@ -39,7 +39,11 @@ func (h *Handler) propfind(rq *request) {
 		return
 	}
 	root := res{l: rq.l}
-	if !rq.l.virtual() {
+	if rq.l.virtual() {
+		if info, err := rq.v.Home.Stat(rq.ctx, "/"); err == nil {
+			root.mtime = info.ModTime()
+		}
+	} else {
 		info, err := rq.stat(rq.l)
 		if err != nil {
 			h.fail(rq, err)
@@ -132,7 +136,11 @@ func (h *Handler) members(rq *request, l loc) ([]res, []webdav.Property, error) 
 		out = append(out, res{l: c, info: info, dead: dead[c.path]})
 	}
 	if homeRoot {
-		out = append(out, res{l: loc{path: rq.v.sharedRoot(), readOnly: true}})
+		r := res{l: loc{path: rq.v.sharedRoot(), readOnly: true}}
+		if info, err := l.vol.Stat(rq.ctx, "/"); err == nil {
+			r.mtime = info.ModTime()
+		}
+		out = append(out, r)
 	}
 	return out, dead[l.path], nil
 }

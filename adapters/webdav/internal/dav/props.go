@@ -57,9 +57,10 @@ func findLive(n xml.Name) (liveProp, bool) {
 
 // res is one resource of a PROPFIND answer.
 type res struct {
-	l    loc
-	info *store.Info // nil for the virtual shared-folders collection
-	dead []webdav.Property
+	l     loc
+	info  *store.Info // nil for the virtual shared-folders collection
+	dead  []webdav.Property
+	mtime time.Time // of the virtual collection: its home root's
 }
 
 func (r res) dir() bool { return r.info == nil || r.info.IsDir() }
@@ -67,7 +68,7 @@ func (r res) dir() bool { return r.info == nil || r.info.IsDir() }
 // defines reports whether live property p exists on r.
 func (r res) defines(p liveProp) bool {
 	if r.info == nil {
-		return p.name == pResourceType || p.name == pLockDiscovery
+		return p.name == pResourceType || p.name == pLockDiscovery || (p.name == pLastModified && !r.mtime.IsZero())
 	}
 	if r.dir() {
 		return p.dirs
@@ -108,7 +109,11 @@ func (pc *propCtx) value(r res, p liveProp) (string, bool) {
 	case pETag:
 		return davxml.EscapeText(r.info.ETagValue()), true
 	case pLastModified:
-		return r.info.ModTime().UTC().Format(http.TimeFormat), true
+		t := r.mtime
+		if r.info != nil {
+			t = r.info.ModTime()
+		}
+		return t.UTC().Format(http.TimeFormat), true
 	case pLockDiscovery:
 		return pc.lockDiscovery(r), true
 	case pSupportedLock:
