@@ -254,3 +254,8 @@ func (d *Duration) UnmarshalJSON(data []byte) error {
 	*d = Duration(v)
 	return nil
 }
+
+// MarshalJSON writes the duration as a string ("1h0m0s").
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
