@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -158,6 +159,9 @@ func (a *Adapter) open(ctx context.Context, db *sql.DB, dataDir string, s Settin
 // synchronous=FULL: a success reply for a property or lock change is
 // only sent after the change is on disk.
 func openDB(ctx context.Context, dataDir string) (*sql.DB, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("webdav: create data directory: %w", err)
+	}
 	dsn := "file:" + filepath.Join(dataDir, "webdav.db") +
 		"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
