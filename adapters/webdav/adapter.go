@@ -262,7 +262,7 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "500 Internal Server Error", http.StatusInternalServerError)
 		return
 	}
-	a.dav.ServeDAV(w, r, v)
+	a.accessLog(w, r, id.home, func(w http.ResponseWriter) { a.dav.ServeDAV(w, r, v) })
 }
 
 // basicAuth checks HTTP Basic credentials and returns the account name.

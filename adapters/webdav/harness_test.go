@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -76,24 +77,36 @@ func newTestAdapter(t *testing.T, dataDir, settings string, tlsMat *sdk.TLSMater
 // ("http://127.0.0.1:port"). It stops at the end of the test.
 func (ta *testAdapter) serve(service string, origin sdk.Origin, key sdk.PublicKey) string {
 	ta.t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	url, _ := ta.serveAt("127.0.0.1:0", service, origin, key)
+	return url
+}
+
+// serveAt is serve on a given address; the returned function stops the
+// server early (it is also stopped at the end of the test).
+func (ta *testAdapter) serveAt(addr, service string, origin sdk.Origin, key sdk.PublicKey) (string, func()) {
+	ta.t.Helper()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		ta.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- ta.a.Serve(ctx, service, peerListener{ln, origin, key, service}) }()
-	ta.t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			ta.t.Errorf("Serve returned %v", err)
-		}
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				ta.t.Errorf("Serve returned %v", err)
+			}
+		})
+	}
+	ta.t.Cleanup(stop)
 	scheme := "http"
 	if service == ServiceHTTPS {
 		scheme = "https"
 	}
-	return scheme + "://" + ln.Addr().String()
+	return scheme + "://" + ln.Addr().String(), stop
 }
 
 // addUser creates a local account through the command interface.
