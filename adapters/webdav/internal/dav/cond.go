@@ -180,7 +180,7 @@ func matchList(list, etag string, strong bool) bool {
 func splitETags(s string) []string {
 	var out []string
 	for s != "" {
-		s = strings.TrimLeft(s, " \t,")
+		s = strings.TrimLeft(s, " \t\r\n,")
 		if s == "" {
 			break
 		}
@@ -196,7 +196,9 @@ func splitETags(s string) []string {
 		} else if i := strings.IndexByte(s, ','); i >= 0 {
 			end = i
 		}
-		out = append(out, strings.TrimSpace(s[:end]))
+		if tag := strings.TrimSpace(s[:end]); tag != "" {
+			out = append(out, tag)
+		}
 		s = s[end:]
 	}
 	return out
