@@ -1,0 +1,23 @@
+package main
+
+import (
+	"github.com/alecthomas/kong"
+)
+
+// Globals are the options every command shares, as in the reference.
+type Globals struct {
+	KeyFile    string           `short:"k" name:"key-file" help:"Path to the private key file (32 raw bytes; created if missing)." type:"path"`
+	ConfigFile string           `short:"c" name:"config-file" help:"Path to a TOML config file (reference keys accepted)." type:"path"`
+	Debug      bool             `short:"d" help:"Log debug messages."`
+	Silent     bool             `help:"Log errors only."`
+	LogFormat  string           `name:"log-format" enum:"compact,logfmt,plain,json" default:"compact" help:"Log format: compact, logfmt, plain or json."`
+	Version    kong.VersionFlag `help:"Print the version and exit."`
+}
+
+// CLI is the whole command line.
+type CLI struct {
+	Globals
+
+	Inspect      InspectCmd      `cmd:"" help:"Print a public key and its overlay address (own key if none given)."`
+	GenerateKeys GenerateKeysCmd `cmd:"" name:"generate-keys" help:"Generate a new key file."`
+}

@@ -1,0 +1,78 @@
+// Package link carries packets between neighbouring nodes: TCP and QUIC
+// transports with the reference's framing and no handshake, peer URIs,
+// static peers with reconnect backoff, inbound listeners and link-local
+// discovery.
+//
+// A Link is one live connection to a neighbour. Everything a link reads is
+// handed to a Handler (the node); everything the node sends goes through
+// Link methods.
+package link
+
+import (
+	"errors"
+	"net/netip"
+	"time"
+)
+
+// ErrQueueFull is returned by SendData when the link's send queue is full.
+// Data packets are unreliable; the caller drops the packet.
+var ErrQueueFull = errors.New("link: send queue full")
+
+// ErrClosed is returned by sends on a closed link.
+var ErrClosed = errors.New("link: closed")
+
+// Link is one live connection to a neighbour. All methods are safe for
+// concurrent use.
+type Link interface {
+	// SendControl queues a complete control packet (outer header included,
+	// as wire.AppendControl makes it). Control packets are never dropped
+	// for back-pressure and are not stuck behind queued data longer than
+	// necessary. The link copies pkt; the caller may reuse it at once.
+	SendControl(pkt []byte) error
+	// SendData queues a complete data packet (outer header included). It
+	// never blocks: under back-pressure it returns ErrQueueFull and the
+	// packet is dropped. The link copies pkt; the caller may reuse it.
+	SendData(pkt []byte) error
+	// StaticCost is the per-transport constant added to the measured RTT to
+	// make the link cost (spec §2.8): TCP 10 (IPv6) / 15 (IPv4), QUIC 7/12.
+	StaticCost() uint16
+	// LastReceive is when the link last read any byte from the neighbour.
+	LastReceive() time.Time
+	// Info describes the link for logs and the API.
+	Info() Info
+	// Close tears the link down. The Handler then gets LinkDown once.
+	Close() error
+	// String is the reference's next-hop form, e.g.
+	// "TCP [::1]:40000 <-> [::1]:9651" or "QUIC -> [2001:db8::1]:9651".
+	String() string
+}
+
+// Info describes a link.
+type Info struct {
+	Endpoint  string         // the peer URI, e.g. "tcp://[2001:db8::1]:9651"
+	Transport string         // "tcp" or "quic"
+	Kind      string         // "static", "inbound" or "linkLocalDiscovery"
+	Local     netip.AddrPort // local socket address
+	Remote    netip.AddrPort // remote socket address
+	RxBytes   uint64
+	TxBytes   uint64
+	Since     time.Time // when the link came up
+}
+
+// Handler receives what links read. The node implements it. Calls for one
+// link come from that link's reader goroutine, in order; calls for
+// different links are concurrent.
+type Handler interface {
+	// LinkUp is called once when a link is established, before any packet
+	// from it is delivered.
+	LinkUp(l Link)
+	// LinkDown is called once when a link ends, with the reason.
+	LinkDown(l Link, err error)
+	// HandleControl delivers one control packet without the outer header
+	// (starting at the control magic). pkt is valid only during the call.
+	HandleControl(l Link, pkt []byte)
+	// HandleData delivers a batch of data packets, each without the outer
+	// header (starting at the 36-byte data header). The slices are valid
+	// only during the call.
+	HandleData(l Link, pkts [][]byte)
+}
