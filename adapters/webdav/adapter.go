@@ -48,16 +48,14 @@ const (
 	LoopbackPortHTTPS = 18443
 )
 
-// Version is reported in the plugin description.
-var Version = "dev"
-
 // shutdownGrace bounds how long Serve waits for requests in flight
 // after its context ends.
 const shutdownGrace = 10 * time.Second
 
 // Adapter implements sdk.Plugin and sdk.Commander.
 type Adapter struct {
-	log *slog.Logger
+	version string
+	log     *slog.Logger
 
 	// Set by Configure, read-only afterwards.
 	settings Settings
@@ -71,19 +69,20 @@ type Adapter struct {
 	closed bool
 }
 
-// New returns an unconfigured adapter that logs to log (nil discards).
-func New(log *slog.Logger) *Adapter {
+// New returns an unconfigured adapter of the given build version that
+// logs to log (nil discards).
+func New(version string, log *slog.Logger) *Adapter {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Adapter{log: log.With("plugin", "webdav")}
+	return &Adapter{version: version, log: log.With("plugin", "webdav")}
 }
 
 // Describe implements sdk.Plugin.
 func (a *Adapter) Describe(context.Context) (sdk.Description, error) {
 	return sdk.Description{
 		Name:    "webdav",
-		Version: Version,
+		Version: a.version,
 		Services: []sdk.ServiceSpec{
 			{Name: ServiceHTTP, Protocol: "http", Port: PortHTTP, LoopbackPort: LoopbackPortHTTP, TLS: sdk.TLSNone},
 			{Name: ServiceHTTPS, Protocol: "https", Port: PortHTTPS, LoopbackPort: LoopbackPortHTTPS, TLS: sdk.TLSImplicit},

@@ -16,7 +16,7 @@ import (
 )
 
 func TestDescribe(t *testing.T) {
-	d, err := New(nil).Describe(context.Background())
+	d, err := New("test", nil).Describe(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestServeErrors(t *testing.T) {
 	ctx := context.Background()
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	defer ln.Close()
-	if err := New(nil).Serve(ctx, ServiceHTTP, ln); err == nil {
+	if err := New("test", nil).Serve(ctx, ServiceHTTP, ln); err == nil {
 		t.Error("Serve before Configure succeeded")
 	}
 	ta := newTestAdapter(t, "", "", nil)
@@ -76,7 +76,7 @@ func TestServeErrors(t *testing.T) {
 	if err := ta.a.Configure(ctx, sdk.Config{DataDir: t.TempDir()}, nil); err == nil {
 		t.Error("second Configure succeeded")
 	}
-	if err := New(nil).Configure(ctx, sdk.Config{DataDir: t.TempDir(), Settings: []byte(`{"bogus": 1}`)}, nil); err == nil {
+	if err := New("test", nil).Configure(ctx, sdk.Config{DataDir: t.TempDir(), Settings: []byte(`{"bogus": 1}`)}, nil); err == nil {
 		t.Error("Configure with an unknown setting succeeded")
 	}
 }
@@ -105,7 +105,7 @@ func TestServeStopsWithContext(t *testing.T) {
 func TestCommands(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	a := New(nil)
+	a := New("test", nil)
 	run := func(stdin string, args ...string) (string, error) {
 		var out bytes.Buffer
 		key := strings.Repeat("ab", 32)

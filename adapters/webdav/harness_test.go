@@ -63,7 +63,7 @@ func newTestAdapter(t *testing.T, dataDir, settings string, tlsMat *sdk.TLSMater
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
-	a := New(testLogger(t))
+	a := New("test", testLogger(t))
 	cfg := sdk.Config{Settings: []byte(settings), DataDir: dataDir, TLS: tlsMat}
 	if err := a.Configure(context.Background(), cfg, nil); err != nil {
 		t.Fatalf("Configure: %v", err)
