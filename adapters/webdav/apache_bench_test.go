@@ -181,3 +181,45 @@ func startApache(t *testing.T, bin, work string) string {
 	t.Fatalf("apache did not start:\n%s", log)
 	return ""
 }
+
+// TestCompareApachePropfind times PROPFIND Depth 1 (allprop) on a
+// collection of 10,000 files on this server and on Apache, with curl.
+// Opt-in like TestCompareApache.
+func TestCompareApachePropfind(t *testing.T) {
+	if os.Getenv("WEBDAV_BENCH_APACHE") == "" {
+		t.Skip("set WEBDAV_BENCH_APACHE=1 to compare with Apache mod_dav")
+	}
+	apache, err := exec.LookPath("apache2")
+	if err != nil {
+		t.Skip("apache2 not installed (apt-get install apache2)")
+	}
+	work := t.TempDir()
+	ta := newTestAdapter(t, filepath.Join(work, "ours"), "", nil)
+	ours := ta.serve(ServiceHTTP, sdk.OriginOverlay, keyOf(1))
+	theirs := startApache(t, apache, work)
+	for _, dir := range []string{
+		filepath.Join(ta.dataDir, "trees", "keys", keyOf(1).String(), "big"),
+		filepath.Join(work, "apache", "htdocs", "big"),
+	} {
+		os.MkdirAll(dir, 0o777)
+		for i := range 10000 {
+			os.WriteFile(filepath.Join(dir, fmt.Sprintf("file-%05d.txt", i)), []byte("content"), 0o666)
+		}
+	}
+	timeIt := func(base string) time.Duration {
+		var times []time.Duration
+		for range 7 {
+			start := time.Now()
+			out, err := exec.Command("curl", "-s", "-S", "-f", "-o", "/dev/null", "-X", "PROPFIND", "-H", "Depth: 1",
+				"-H", "Content-Type: application/xml", "--data", propfindAll, base+"/big/").CombinedOutput()
+			if err != nil {
+				t.Fatalf("curl PROPFIND %s: %v %s", base, err, out)
+			}
+			times = append(times, time.Since(start))
+		}
+		slices.Sort(times)
+		return times[len(times)/2]
+	}
+	o, a := timeIt(ours), timeIt(theirs)
+	t.Logf("PROPFIND Depth 1 allprop, 10,000 files, median of 7 (curl): this server %v, apache %v", o, a)
+}
