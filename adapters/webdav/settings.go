@@ -128,8 +128,18 @@ func (s *Settings) Validate() error {
 	if s.LockTimeout <= 0 || s.MaxLockTimeout < s.LockTimeout {
 		add("need 0 < lock_timeout <= max_lock_timeout")
 	}
+	errs = append(errs, validateShared(s.Shared)...)
+	return errors.Join(errs...)
+}
+
+// validateShared checks the shared folders.
+func validateShared(folders []SharedFolder) []error {
+	var errs []error
+	add := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("webdav: settings: "+format, args...))
+	}
 	seen := map[string]bool{}
-	for i, f := range s.Shared {
+	for i, f := range folders {
 		if !validFolderName(f.Name) {
 			add("shared[%d]: name %q: use letters, digits, '.', '_' and '-', not starting with a dot", i, f.Name)
 		}
@@ -158,7 +168,7 @@ func (s *Settings) Validate() error {
 			}
 		}
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 func validFolderName(n string) bool {

@@ -79,6 +79,16 @@ func TestSharedFolders(t *testing.T) {
 		t.Errorf("property did not follow the move into the share:\n%s", props)
 	}
 
+	// A whole shared folder can be copied out, with its properties.
+	alice.want(207, "PROPPATCH", "/shared/team", setProp("urn:x", "folder", "yes"))
+	alice.want(207, "PROPPATCH", "/shared/team/doc.txt", setProp("urn:x", "doc", "yes"))
+	alice.want(201, "COPY", "/shared/team", "", "Destination", "/team-backup")
+	for p, name := range map[string]string{"/team-backup": "folder", "/team-backup/doc.txt": "doc"} {
+		if _, body := alice.want(207, "PROPFIND", p, getProp("urn:x", name), "Depth", "0"); !strings.Contains(body, ">yes<") {
+			t.Errorf("COPY of the share root lost %s's property:\n%s", p, body)
+		}
+	}
+
 	// Locks in a shared folder bind the other members, and a member
 	// cannot use another member's token.
 	h, _ := alice.want(200, "LOCK", "/shared/team/doc.txt", lockBody("exclusive"))

@@ -17,32 +17,11 @@ import (
 func (h *Handler) copyMove(rq *request) {
 	move := rq.r.Method == "MOVE"
 	src := rq.l
-	dstPath, ok := destinationPath(rq.r.Header.Get("Destination"))
-	if !ok {
-		h.status(rq.w, http.StatusBadRequest)
+	dst, overwrite, deep, code := copyMoveArgs(rq, move)
+	if code != 0 {
+		h.status(rq.w, code)
 		return
 	}
-	dst, err := rq.v.resolve(dstPath)
-	if err != nil {
-		h.status(rq.w, http.StatusForbidden)
-		return
-	}
-	overwrite, ok := parseOverwrite(rq.r.Header.Get("Overwrite"))
-	if !ok {
-		h.status(rq.w, http.StatusBadRequest)
-		return
-	}
-	depth, _ := parseDepth(rq.r.Header.Get("Depth"), depthInfinity)
-	if depth != depthInfinity && (move || depth != depthZero) {
-		h.status(rq.w, http.StatusBadRequest)
-		return
-	}
-	if src.virtual() || dst.virtual() || dst.readOnly || dst.isMountRoot() ||
-		(move && (src.readOnly || src.isMountRoot())) || overlaps(src, dst) {
-		h.status(rq.w, http.StatusForbidden)
-		return
-	}
-
 	unlock := h.serialize(src.vol, dst.vol)
 	defer unlock()
 	srcInfo, err := rq.stat(src)
@@ -81,7 +60,7 @@ func (h *Handler) copyMove(rq *request) {
 			return
 		}
 	}
-	if err := h.transfer(rq, src, dst, move, depth == depthInfinity); err != nil {
+	if err := h.transfer(rq, src, dst, move, deep); err != nil {
 		h.fail(rq, err)
 		return
 	}
@@ -90,6 +69,34 @@ func (h *Handler) copyMove(rq *request) {
 	} else {
 		h.status(rq.w, http.StatusNoContent)
 	}
+}
+
+// copyMoveArgs parses the Destination, Overwrite and Depth headers and
+// checks that the operation is allowed at all; code is the error status,
+// 0 if none.
+func copyMoveArgs(rq *request, move bool) (dst loc, overwrite, deep bool, code int) {
+	src := rq.l
+	dstPath, ok := destinationPath(rq.r.Header.Get("Destination"))
+	if !ok {
+		return loc{}, false, false, http.StatusBadRequest
+	}
+	dst, err := rq.v.resolve(dstPath)
+	if err != nil {
+		return loc{}, false, false, http.StatusForbidden
+	}
+	overwrite, ok = parseOverwrite(rq.r.Header.Get("Overwrite"))
+	if !ok {
+		return loc{}, false, false, http.StatusBadRequest
+	}
+	depth, _ := parseDepth(rq.r.Header.Get("Depth"), depthInfinity)
+	if depth != depthInfinity && (move || depth != depthZero) {
+		return loc{}, false, false, http.StatusBadRequest
+	}
+	if src.virtual() || dst.virtual() || dst.readOnly || dst.isMountRoot() ||
+		(move && (src.readOnly || src.isMountRoot())) || overlaps(src, dst) {
+		return loc{}, false, false, http.StatusForbidden
+	}
+	return dst, overwrite, depth == depthInfinity, 0
 }
 
 // transfer copies or moves src to dst, which does not exist.

@@ -75,7 +75,11 @@ func (h *Handler) ServeDAV(w http.ResponseWriter, r *http.Request, v *View) {
 		h.status(w, http.StatusBadRequest)
 		return
 	}
-	p, ok := cleanPath(r.URL.Path)
+	urlPath := r.URL.Path
+	if r.Method == http.MethodOptions && urlPath == "*" {
+		urlPath = "/" // OPTIONS * asks about the server
+	}
+	p, ok := cleanPath(urlPath)
 	if !ok {
 		h.status(w, http.StatusBadRequest)
 		return
@@ -203,6 +207,17 @@ func (h *Handler) fail(rq *request, err error) {
 		h.log.Error("webdav request failed", "method", rq.r.Method, "path", rq.r.URL.Path, "principal", rq.v.Principal, "err", err)
 		h.status(rq.w, http.StatusInternalServerError)
 	}
+}
+
+// badBody answers a request whose XML body could not be read: 413 if
+// it was too large, 400 if it was malformed.
+func (h *Handler) badBody(w http.ResponseWriter, err error) {
+	var maxErr *http.MaxBytesError
+	if errors.As(err, &maxErr) {
+		h.status(w, http.StatusRequestEntityTooLarge)
+		return
+	}
+	h.status(w, http.StatusBadRequest)
 }
 
 // body returns the request body limited to the XML body size.

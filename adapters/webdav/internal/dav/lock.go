@@ -24,16 +24,12 @@ func (h *Handler) lock(rq *request) {
 	}
 	timeout := parseTimeout(rq.r.Header.Get("Timeout"), h.cfg.DefaultLockTimeout, h.cfg.MaxLockTimeout)
 	li, create, err := davxml.ParseLockInfo(h.body(rq))
-	var maxErr *http.MaxBytesError
 	switch {
 	case errors.Is(err, davxml.ErrUnsupportedLockType):
 		h.status(rq.w, http.StatusUnprocessableEntity)
 		return
-	case errors.As(err, &maxErr):
-		h.status(rq.w, http.StatusRequestEntityTooLarge)
-		return
 	case err != nil:
-		h.status(rq.w, http.StatusBadRequest)
+		h.badBody(rq.w, err)
 		return
 	}
 	if !create {
@@ -45,7 +41,13 @@ func (h *Handler) lock(rq *request) {
 		h.status(rq.w, http.StatusBadRequest)
 		return
 	}
+	h.createLock(rq, li, depth == depthInfinity, timeout)
+}
 
+// createLock grants a new lock on rq.l, creating an empty resource if
+// nothing is there.
+func (h *Handler) createLock(rq *request, li davxml.LockInfo, infinite bool, timeout time.Duration) {
+	l := rq.l
 	unlock := h.serialize(l.vol)
 	defer unlock()
 	info, err := rq.stat(l)
@@ -69,7 +71,7 @@ func (h *Handler) lock(rq *request) {
 		}
 	}
 	lk, err := h.cfg.Locks.Create(rq.ctx, locks.Lock{
-		Volume: l.vol.ID(), Root: l.path, Infinite: depth == depthInfinity, Shared: li.Shared,
+		Volume: l.vol.ID(), Root: l.path, Infinite: infinite, Shared: li.Shared,
 		Owner: li.Owner, Principal: rq.v.Principal, Timeout: timeout,
 	})
 	var conflict *locks.ConflictError

@@ -1,7 +1,6 @@
 package dav
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
@@ -27,45 +26,16 @@ func (h *Handler) propfind(rq *request) {
 	}
 	pf, err := davxml.ParsePropfind(h.body(rq))
 	if err != nil {
-		var maxErr *http.MaxBytesError
-		if errors.As(err, &maxErr) {
-			h.status(rq.w, http.StatusRequestEntityTooLarge)
-		} else {
-			h.status(rq.w, http.StatusBadRequest)
-		}
+		h.badBody(rq.w, err)
 		return
 	}
 	if _, ok := h.checkIf(rq); !ok {
 		return
 	}
-	root := res{l: rq.l}
-	if rq.l.virtual() {
-		if info, err := rq.v.Home.Stat(rq.ctx, "/"); err == nil {
-			root.mtime = info.ModTime()
-		}
-	} else {
-		info, err := rq.stat(rq.l)
-		if err != nil {
-			h.fail(rq, err)
-			return
-		}
-		if info == nil {
-			h.status(rq.w, http.StatusNotFound)
-			return
-		}
-		root.info = info
-	}
-	var members []res
-	if depth != depthZero && root.dir() {
-		members, root.dead, err = h.members(rq, root.l)
-	} else if !root.l.virtual() {
-		root.dead, err = root.l.vol.Props().Get(rq.ctx, root.l.vol.ID(), root.l.path)
-	}
-	if err != nil {
-		h.fail(rq, err)
+	root, members, ok := h.propfindTargets(rq, depth)
+	if !ok {
 		return
 	}
-
 	rq.w.Header().Set("Content-Type", davxml.ContentType)
 	rq.w.WriteHeader(http.StatusMultiStatus)
 	pc := &propCtx{h: h, rq: rq, now: time.Now(), quota: map[string][2]string{}}
@@ -84,6 +54,41 @@ func (h *Handler) propfind(rq *request) {
 		}
 	}
 	ms.Close()
+}
+
+// propfindTargets returns the resource a PROPFIND names and, unless
+// depth is 0, its members with their dead properties. On failure it
+// writes the response and returns false.
+func (h *Handler) propfindTargets(rq *request, depth int) (res, []res, bool) {
+	root := res{l: rq.l}
+	if rq.l.virtual() {
+		if info, err := rq.v.Home.Stat(rq.ctx, "/"); err == nil {
+			root.mtime = info.ModTime()
+		}
+	} else {
+		info, err := rq.stat(rq.l)
+		if err != nil {
+			h.fail(rq, err)
+			return res{}, nil, false
+		}
+		if info == nil {
+			h.status(rq.w, http.StatusNotFound)
+			return res{}, nil, false
+		}
+		root.info = info
+	}
+	var members []res
+	var err error
+	if depth != depthZero && root.dir() {
+		members, root.dead, err = h.members(rq, root.l)
+	} else if !root.l.virtual() {
+		root.dead, err = root.l.vol.Props().Get(rq.ctx, root.l.vol.ID(), root.l.path)
+	}
+	if err != nil {
+		h.fail(rq, err)
+		return res{}, nil, false
+	}
+	return root, members, true
 }
 
 // walk writes the responses below collection r for Depth: infinity.

@@ -1,7 +1,6 @@
 package dav
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/mycelium-go/mycelium/adapters/webdav/internal/davxml"
@@ -21,12 +20,7 @@ func (h *Handler) proppatch(rq *request) {
 	}
 	patches, err := davxml.ParseProppatch(h.body(rq))
 	if err != nil {
-		var maxErr *http.MaxBytesError
-		if errors.As(err, &maxErr) {
-			h.status(rq.w, http.StatusRequestEntityTooLarge)
-		} else {
-			h.status(rq.w, http.StatusBadRequest)
-		}
+		h.badBody(rq.w, err)
 		return
 	}
 	unlock := h.serialize(l.vol)

@@ -68,10 +68,16 @@ func (h *Handler) put(rq *request) {
 		}
 		return
 	}
+	h.commitPut(rq, w)
+}
 
+// commitPut checks the preconditions again, now under the volume's
+// mutex, and moves the uploaded file into place.
+func (h *Handler) commitPut(rq *request, w *store.Writer) {
+	l := rq.l
 	unlock := h.serialize(l.vol)
 	defer unlock()
-	info, err = rq.stat(l)
+	info, err := rq.stat(l)
 	if err != nil {
 		h.fail(rq, err)
 		return

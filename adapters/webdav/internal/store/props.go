@@ -155,8 +155,8 @@ func (s *Props) CopyTree(ctx context.Context, srcVol, src, dstVol, dst string, d
 }
 
 func (s *Props) transfer(ctx context.Context, srcVol, src, dstVol, dst string, deep, move bool) error {
-	if src == "/" || dst == "/" {
-		return fmt.Errorf("%w: cannot move or copy the root's properties", ErrInvalidPath)
+	if dst == "/" || (move && src == "/") {
+		return fmt.Errorf("%w: cannot replace or move the root's properties", ErrInvalidPath)
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -164,10 +164,7 @@ func (s *Props) transfer(ctx context.Context, srcVol, src, dstVol, dst string, d
 	}
 	defer tx.Rollback()
 	where, args := subtree(dstVol, dst)
-	stmts := []struct {
-		q    string
-		args []any
-	}{
+	stmts := []stmt{
 		{`DELETE FROM props WHERE ` + where, args},
 		// The resource itself.
 		{`INSERT INTO props (volume, path, parent, ns, name, lang, value)
@@ -175,20 +172,11 @@ func (s *Props) transfer(ctx context.Context, srcVol, src, dstVol, dst string, d
 			[]any{dstVol, dst, parentOf(dst), srcVol, src}},
 	}
 	if deep {
-		stmts = append(stmts, struct {
-			q    string
-			args []any
-		}{`INSERT INTO props (volume, path, parent, ns, name, lang, value)
-			SELECT ?, ? || substr(path, length(?) + 1), ? || substr(parent, length(?) + 1), ns, name, lang, value
-			FROM props WHERE volume = ? AND path >= ? AND path < ?`,
-			[]any{dstVol, dst, src, dst, src, srcVol, src + "/", src + "0"}})
+		stmts = append(stmts, copyBelow(srcVol, src, dstVol, dst))
 	}
 	if move {
 		w, a := subtree(srcVol, src)
-		stmts = append(stmts, struct {
-			q    string
-			args []any
-		}{`DELETE FROM props WHERE ` + w, a})
+		stmts = append(stmts, stmt{`DELETE FROM props WHERE ` + w, a})
 	}
 	for _, st := range stmts {
 		if _, err := tx.ExecContext(ctx, st.q, st.args...); err != nil {
@@ -199,6 +187,27 @@ func (s *Props) transfer(ctx context.Context, srcVol, src, dstVol, dst string, d
 		return fmt.Errorf("store: transfer properties %s to %s: %w", src, dst, err)
 	}
 	return nil
+}
+
+type stmt struct {
+	q    string
+	args []any
+}
+
+// copyBelow copies the properties of everything strictly below src to
+// the same relative paths below dst. Paths are rewritten by replacing the
+// src prefix (character counts, as SQLite's substr counts them).
+func copyBelow(srcVol, src, dstVol, dst string) stmt {
+	const cols = `ns, name, lang, value FROM props WHERE volume = ?`
+	if src == "/" {
+		// Everything but the root; "/a" becomes dst + "/a".
+		return stmt{`INSERT INTO props (volume, path, parent, ns, name, lang, value)
+			SELECT ?, ? || path, CASE parent WHEN '/' THEN ? ELSE ? || parent END, ` + cols + ` AND path <> '/'`,
+			[]any{dstVol, dst, dst, dst, srcVol}}
+	}
+	return stmt{`INSERT INTO props (volume, path, parent, ns, name, lang, value)
+		SELECT ?, ? || substr(path, length(?) + 1), ? || substr(parent, length(?) + 1), ` + cols + ` AND path >= ? AND path < ?`,
+		[]any{dstVol, dst, src, dst, src, srcVol, src + "/", src + "0"}}
 }
 
 // Names returns just the property names of a list, for PROPFIND propname.
