@@ -145,7 +145,7 @@ func (a *Adapter) open(ctx context.Context, db *sql.DB, dataDir string, s Settin
 	h, err := dav.New(dav.Config{
 		Locks: lm, Logger: a.log,
 		DefaultLockTimeout: time.Duration(s.LockTimeout), MaxLockTimeout: time.Duration(s.MaxLockTimeout),
-		AllowDepthInfinity: s.PropfindInfinity,
+		AllowDepthInfinity: s.PropfindInfinity, HideQuota: !s.ReportQuota,
 	})
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package webdav
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -281,7 +282,23 @@ func TestProperties(t *testing.T) {
 	if !strings.Contains(body, "<D:quota-used-bytes>600000</D:quota-used-bytes>") || !strings.Contains(body, "<D:quota-available-bytes>400000</D:quota-available-bytes>") {
 		t.Errorf("quota properties:\n%s", body)
 	}
+	hidden := newTestAdapter(t, "", `{"report_quota": false}`, nil)
+	_, body = dc{t, hidden.serve(ServiceHTTP, sdk.OriginOverlay, keyOf(1)), ""}.want(207, "PROPFIND", "/", quota, "Depth", "0")
+	if !regexp.MustCompile(`(?s)<D:quota-available-bytes/><D:quota-used-bytes/></D:prop><D:status>HTTP/1.1 404`).MatchString(body) {
+		t.Errorf("quota properties with report_quota = false:\n%s", body)
+	}
 	c.want(507, "PUT", "/g", strings.Repeat("y", 500_000))
+	req, _ := http.NewRequest("PUT", c.base+"/h", strings.NewReader("small"))
+	req.ContentLength = -1 // chunked, as Finder sends
+	req.Header.Set("X-Expected-Entity-Length", "700000")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 507 {
+		t.Errorf("chunked PUT announcing 700 kB with X-Expected-Entity-Length = %d, want 507", resp.StatusCode)
+	}
 	c.want(204, "PUT", "/f", strings.Repeat("x", 900_000)) // replacing frees the old size
 	c.want(507, "COPY", "/f", "", "Destination", "/f2")
 	c.want(404, "GET", "/f2", "")

@@ -48,6 +48,10 @@ type Settings struct {
 	// PropfindInfinity allows PROPFIND with Depth: infinity, which walks
 	// a whole tree in one request (default false: 403, as Apache does).
 	PropfindInfinity bool `json:"propfind_depth_infinity"`
+	// ReportQuota answers the RFC 4331 quota properties (default true).
+	// Finder shows free space from them; some macOS releases stall for
+	// 90 s at mount when they are present, and false works around that.
+	ReportQuota bool `json:"report_quota"`
 }
 
 // SharedFolder is a tree shared by several identities. Each member sees
@@ -71,6 +75,7 @@ func DefaultSettings() Settings {
 		SharedDir:      "shared",
 		LockTimeout:    Duration(time.Hour),
 		MaxLockTimeout: Duration(24 * time.Hour),
+		ReportQuota:    true,
 	}
 }
 

@@ -46,6 +46,9 @@ type Config struct {
 	AllowDepthInfinity bool
 	// MaxXMLBody limits PROPFIND, PROPPATCH and LOCK bodies (413 beyond).
 	MaxXMLBody int64
+	// HideQuota leaves the RFC 4331 quota properties undefined, for
+	// clients that stall on them (some macOS releases).
+	HideQuota bool
 }
 
 // Handler serves WebDAV requests. It is safe for concurrent use.

@@ -66,6 +66,14 @@ type res struct {
 func (r res) dir() bool { return r.info == nil || r.info.IsDir() }
 
 // defines reports whether live property p exists on r.
+func (pc *propCtx) defines(r res, p liveProp) bool {
+	if pc.h.cfg.HideQuota && (p.name == pQuotaAvail || p.name == pQuotaUsed) {
+		return false
+	}
+	return r.defines(p)
+}
+
+// defines reports whether live property p exists on r.
 func (r res) defines(p liveProp) bool {
 	if r.info == nil {
 		return p.name == pResourceType || p.name == pLockDiscovery || (p.name == pLastModified && !r.mtime.IsZero())
@@ -174,7 +182,7 @@ func (pc *propCtx) propstats(r res, pf davxml.Propfind) []webdav.Propstat {
 	switch pf.Kind {
 	case davxml.PropName:
 		for _, p := range liveProps {
-			if _, shadowed := r.deadProp(p.name); r.defines(p) && !shadowed {
+			if _, shadowed := r.deadProp(p.name); pc.defines(r, p) && !shadowed {
 				ok.Props = append(ok.Props, webdav.Property{XMLName: p.name})
 			}
 		}
@@ -183,7 +191,7 @@ func (pc *propCtx) propstats(r res, pf davxml.Propfind) []webdav.Propstat {
 		}
 	case davxml.AllProp:
 		for _, p := range liveProps {
-			if _, shadowed := r.deadProp(p.name); p.allprop && r.defines(p) && !shadowed {
+			if _, shadowed := r.deadProp(p.name); p.allprop && pc.defines(r, p) && !shadowed {
 				pc.add(&ok, &missing, r, p.name)
 			}
 		}
@@ -212,7 +220,7 @@ func (pc *propCtx) propstats(r res, pf davxml.Propfind) []webdav.Propstat {
 // property.
 func (pc *propCtx) add(ok, missing *webdav.Propstat, r res, n xml.Name) {
 	lp, live := findLive(n)
-	if live && lp.protected && r.defines(lp) {
+	if live && lp.protected && pc.defines(r, lp) {
 		if v, found := pc.value(r, lp); found {
 			ok.Props = append(ok.Props, webdav.Property{XMLName: n, InnerXML: []byte(v)})
 			return
@@ -222,7 +230,7 @@ func (pc *propCtx) add(ok, missing *webdav.Propstat, r res, n xml.Name) {
 		ok.Props = append(ok.Props, d)
 		return
 	}
-	if live && !lp.protected && r.defines(lp) {
+	if live && !lp.protected && pc.defines(r, lp) {
 		if v, found := pc.value(r, lp); found {
 			ok.Props = append(ok.Props, webdav.Property{XMLName: n, InnerXML: []byte(v)})
 			return

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/mycelium-go/mycelium/adapters/webdav/internal/store"
 )
@@ -47,7 +48,7 @@ func (h *Handler) put(rq *request) {
 		h.fail(rq, err)
 		return
 	}
-	if room >= 0 && rq.r.ContentLength > room {
+	if room >= 0 && expectedLength(rq.r) > room {
 		h.fail(rq, store.ErrQuota)
 		return
 	}
@@ -102,6 +103,18 @@ func (h *Handler) commitPut(rq *request, w *store.Writer) {
 	} else {
 		h.status(rq.w, http.StatusNoContent)
 	}
+}
+
+// expectedLength is the body size announced by Content-Length or, for a
+// chunked body, by Finder's X-Expected-Entity-Length; -1 if unknown.
+func expectedLength(r *http.Request) int64 {
+	if r.ContentLength >= 0 {
+		return r.ContentLength
+	}
+	if n, err := strconv.ParseInt(r.Header.Get("X-Expected-Entity-Length"), 10, 64); err == nil && n >= 0 {
+		return n
+	}
+	return -1
 }
 
 // putTargets are the locks a PUT must satisfy: the resource, and the
