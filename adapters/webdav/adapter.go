@@ -108,6 +108,9 @@ func (a *Adapter) Configure(ctx context.Context, cfg sdk.Config, _ sdk.Host) err
 		if tlsCfg, err = cfg.TLS.ServerConfig(); err != nil {
 			return fmt.Errorf("webdav: configure: %w", err)
 		}
+		// HTTP/1.1 only, which every WebDAV client speaks; nothing is
+		// gained from negotiating HTTP/2 for file transfers.
+		tlsCfg.NextProtos = []string{"http/1.1"}
 	}
 	db, err := openDB(ctx, cfg.DataDir)
 	if err != nil {
