@@ -26,6 +26,9 @@ import (
 type fabric struct {
 	mu  sync.Mutex
 	lns map[netip.AddrPort]string // overlay address:port -> loopback address
+	// opaque hides the kernel socket from io.Copy on the accepting side
+	// (no splice(2)), as with the userspace stack's connections.
+	opaque bool
 }
 
 func newFabric() *fabric { return &fabric{lns: map[netip.AddrPort]string{}} }
@@ -113,9 +116,26 @@ func (l *fabricListener) Accept() (net.Conn, error) {
 			_ = tc.Close()
 			continue
 		}
-		return &fabricConn{TCPConn: tc, local: l.local, remote: remote}, nil
+		fc := &fabricConn{TCPConn: tc, local: l.local, remote: remote}
+		if l.f.opaque {
+			return &opaqueConn{fc}, nil
+		}
+		return fc, nil
 	}
 }
+
+// opaqueConn offers only net.Conn and CloseWrite.
+type opaqueConn struct{ c *fabricConn }
+
+func (o *opaqueConn) Read(b []byte) (int, error)         { return o.c.Read(b) }
+func (o *opaqueConn) Write(b []byte) (int, error)        { return o.c.Write(b) }
+func (o *opaqueConn) Close() error                       { return o.c.Close() }
+func (o *opaqueConn) CloseWrite() error                  { return o.c.CloseWrite() }
+func (o *opaqueConn) LocalAddr() net.Addr                { return o.c.LocalAddr() }
+func (o *opaqueConn) RemoteAddr() net.Addr               { return o.c.RemoteAddr() }
+func (o *opaqueConn) SetDeadline(t time.Time) error      { return o.c.SetDeadline(t) }
+func (o *opaqueConn) SetReadDeadline(t time.Time) error  { return o.c.SetReadDeadline(t) }
+func (o *opaqueConn) SetWriteDeadline(t time.Time) error { return o.c.SetWriteDeadline(t) }
 
 func (l *fabricListener) Close() error {
 	l.once.Do(func() {
