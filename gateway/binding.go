@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"log/slog"
 	"net/netip"
 	"slices"
 
@@ -35,9 +36,15 @@ func (b binding) sameListeners(o binding) bool {
 // bindings applies the config's per-service overrides to the plugin's
 // defaults. Disabled services are left out.
 func (r *runner) bindings(desc sdk.Description) map[string]binding {
+	return bindingsFor(desc, r.cfg, r.log)
+}
+
+// bindingsFor applies pc's per-service overrides to desc's defaults and
+// warns about overrides of services desc does not have.
+func bindingsFor(desc sdk.Description, pc PluginConfig, log *slog.Logger) map[string]binding {
 	out := make(map[string]binding, len(desc.Services))
 	for _, spec := range desc.Services {
-		sc := r.cfg.Services[spec.Name]
+		sc := pc.Services[spec.Name]
 		if sc.Enabled != nil && !*sc.Enabled {
 			continue
 		}
@@ -55,9 +62,9 @@ func (r *runner) bindings(desc sdk.Description) map[string]binding {
 		}
 		out[spec.Name] = b
 	}
-	for name := range r.cfg.Services {
+	for name := range pc.Services {
 		if !slices.ContainsFunc(desc.Services, func(s sdk.ServiceSpec) bool { return s.Name == name }) {
-			r.log.Warn("config overrides a service the plugin does not offer", "service", name)
+			log.Warn("config overrides a service the plugin does not offer", "service", name)
 		}
 	}
 	return out

@@ -83,7 +83,7 @@ func (p *testPlugin) handle(ctx context.Context, service string, c net.Conn) {
 	switch service {
 	case "ident", "tls":
 		n := p.seen.Add(1)
-		fmt.Fprintf(c, "%s n=%d\n", describe(peer), n)
+		fmt.Fprintf(c, "%s n=%d\n", describePeer(peer), n)
 	case "echo":
 		_, _ = io.Copy(c, c)
 		_ = c.(interface{ CloseWrite() error }).CloseWrite()
@@ -97,7 +97,7 @@ func (p *testPlugin) handle(ctx context.Context, service string, c net.Conn) {
 	}
 }
 
-func describe(p sdk.Peer) string {
+func describePeer(p sdk.Peer) string {
 	key := "none"
 	if !p.Key.IsZero() {
 		key = p.Key.String()
