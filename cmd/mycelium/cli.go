@@ -20,4 +20,12 @@ type CLI struct {
 
 	Inspect      InspectCmd      `cmd:"" help:"Print a public key and its overlay address (own key if none given)."`
 	GenerateKeys GenerateKeysCmd `cmd:"" name:"generate-keys" help:"Generate a new key file."`
+
+	Gateway GatewayCmd `cmd:"" help:"Inspect or reload the gateway of a running node."`
+	CA      CACmd      `cmd:"" name:"ca" help:"The node's local certificate authority."`
+	Mail    PluginCmd  `cmd:"" passthrough:"" help:"Run a command of the mail plugin (mycelium mail help)."`
+	Webdav  PluginCmd  `cmd:"" passthrough:"" help:"Run a command of the webdav plugin."`
+	Dav     PluginCmd  `cmd:"" passthrough:"" help:"Run a command of the dav (CalDAV/CardDAV) plugin."`
+	Openai  PluginCmd  `cmd:"" passthrough:"" help:"Run a command of the openai plugin."`
+	Whoami  PluginCmd  `cmd:"" passthrough:"" help:"Run a command of the whoami example plugin."`
 }
