@@ -56,7 +56,7 @@ type runner struct {
 		health    *sdk.Health
 		healthErr string
 		inst      *instance
-		ready     chan struct{} // closed while inst != nil
+		changed   chan struct{} // closed and replaced whenever inst changes
 		services  map[string]*service
 	}
 
@@ -70,7 +70,7 @@ type runner struct {
 func (g *Gateway) startRunner(pc PluginConfig) *runner {
 	r := &runner{g: g, cfg: pc, path: pc.binary(g.pluginDir()), done: make(chan struct{})}
 	r.log = g.log.With("plugin", pc.Name)
-	r.st.ready = make(chan struct{})
+	r.st.changed = make(chan struct{})
 	r.st.services = map[string]*service{}
 	r.st.since = time.Now()
 	if !pc.enabled() {
@@ -226,7 +226,7 @@ func (r *runner) current(ctx context.Context, wait time.Duration) (*instance, er
 	var timer <-chan time.Time
 	for {
 		r.st.Lock()
-		inst, ready := r.st.inst, r.st.ready
+		inst, changed := r.st.inst, r.st.changed
 		r.st.Unlock()
 		if inst != nil && !inst.exited() {
 			return inst, nil
@@ -237,40 +237,38 @@ func (r *runner) current(ctx context.Context, wait time.Duration) (*instance, er
 			timer = t.C
 		}
 		select {
-		case <-ready:
+		case <-changed:
 		case <-timer:
 			return nil, errNoInstance
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-		if inst != nil {
-			// The instance died but the runner has not noticed yet.
-			select {
-			case <-inst.p.Done():
-			case <-timer:
-				return nil, errNoInstance
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-		}
 	}
 }
 
+// setInstance records a configured, serving process.
 func (r *runner) setInstance(inst *instance) {
 	r.st.Lock()
 	defer r.st.Unlock()
 	r.st.inst = inst
 	r.st.state, r.st.since, r.st.retryAt, r.st.lastErr = StateRunning, time.Now(), time.Time{}, ""
 	r.st.pid, r.st.desc, r.st.protocol = inst.p.Pid(), inst.desc, inst.p.ProtocolVersion()
-	close(r.st.ready)
+	r.notifyLocked()
 }
 
+// clearInstance forgets the process once it is gone or being stopped.
 func (r *runner) clearInstance() {
 	r.st.Lock()
 	defer r.st.Unlock()
 	r.st.inst = nil
-	r.st.ready = make(chan struct{})
 	r.st.health = nil
+	r.notifyLocked()
+}
+
+// notifyLocked wakes everyone waiting in current.
+func (r *runner) notifyLocked() {
+	close(r.st.changed)
+	r.st.changed = make(chan struct{})
 }
 
 func (r *runner) restarted(reason string, at time.Time) {
