@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
-	wgtun "golang.zx2c4.com/wireguard/tun"
 	"golang.org/x/sys/unix"
+	wgtun "golang.zx2c4.com/wireguard/tun"
 )
 
 // DefaultName is the interface name used when Config.Name is empty.
