@@ -500,3 +500,29 @@ func TestCloseWithLiveConnections(t *testing.T) {
 	c.Close()
 	goleak.VerifyNone(t, goleak.IgnoreCurrent())
 }
+
+func TestDialUnreachable(t *testing.T) {
+	d := newDeviceIO(t, addrB)
+	dst := netip.MustParseAddr("4ff:dead::1")
+	start := time.Now()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := d.s.Dial(testCtx(t), "tcp", netip.AddrPortFrom(dst, 80).String())
+		errc <- err
+	}()
+	// Answer the SYN as the node does when it has no route: ICMPv6
+	// destination unreachable, code 0, quoting the packet.
+	for pkt := range d.out {
+		if pkt[6] == 6 && netip.AddrFrom16([16]byte(pkt[24:40])) == dst {
+			icmp := append([]byte{1, 0, 0, 0, 0, 0, 0, 0}, pkt...)
+			d.write(t, buildPacket(netip.MustParseAddr("4ff:dead::"), addrB, 58, icmp, 2))
+			break
+		}
+	}
+	if err := <-errc; !errors.Is(err, syscall.ENETUNREACH) {
+		t.Fatalf("Dial(no route) = %v, want ENETUNREACH", err)
+	}
+	if time.Since(start) > 2*time.Second {
+		t.Errorf("Dial(no route) took %v, want an immediate failure", time.Since(start))
+	}
+}
