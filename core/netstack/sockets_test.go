@@ -11,6 +11,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+	"gvisor.dev/gvisor/pkg/waiter"
 )
 
 func TestDialErrors(t *testing.T) {
@@ -239,4 +245,64 @@ func TestHalfClose(t *testing.T) {
 	if err := <-serverDone; err != nil {
 		t.Fatalf("server: %v", err)
 	}
+}
+
+// TestReconnectSamePortAfterServerClose: the server closed first, so its
+// side of the old connection is in TIME_WAIT when the client comes back
+// from the same port. gVisor drops that SYN while TIME_WAIT lasts; the
+// short timeWait bounds the delay to about one SYN retransmission.
+func TestReconnectSamePortAfterServerClose(t *testing.T) {
+	p := newPair(t, Config{}, true)
+	ln, err := p.a.Listen("tcp", ":110")
+	if err != nil {
+		t.Fatalf("Listen() = %v", err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("+OK bye"))
+			c.Close() // server closes first: TIME_WAIT on A
+		}
+	}()
+	local := tcpip.FullAddress{Addr: tcpip.AddrFrom16(addrB.As16()), Port: 40110}
+	remote := tcpip.FullAddress{Addr: tcpip.AddrFrom16(addrA.As16()), Port: 110}
+	for i := range 2 {
+		waitPortFree(t, p.b, local)
+		start := time.Now()
+		c, err := gonet.DialTCPWithBind(testCtx(t), p.b.st, local, remote, ipv6.ProtocolNumber)
+		if err != nil {
+			t.Fatalf("dial %d from port %d = %v", i, local.Port, err)
+		}
+		if b, err := io.ReadAll(c); err != nil || string(b) != "+OK bye" {
+			t.Fatalf("dial %d read %q, %v", i, b, err)
+		}
+		c.Close()
+		if d := time.Since(start); d > timeWait+2*time.Second {
+			t.Fatalf("dial %d took %v, want at most about %v", i, d, timeWait+time.Second)
+		}
+	}
+}
+
+// waitPortFree waits until the client's previous connection on addr is
+// fully closed (its LAST_ACK got acknowledged) so the port can be bound.
+func waitPortFree(t *testing.T, s *Stack, addr tcpip.FullAddress) {
+	t.Helper()
+	for range 100 {
+		var wq waiter.Queue
+		ep, err := s.st.NewEndpoint(tcp.ProtocolNumber, ipv6.ProtocolNumber, &wq)
+		if err != nil {
+			t.Fatalf("NewEndpoint() = %v", err)
+		}
+		err = ep.Bind(addr)
+		ep.Close()
+		if err == nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("port %d still in use", addr.Port)
 }
