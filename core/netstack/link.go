@@ -26,7 +26,8 @@ type linkEndpoint struct {
 
 	q struct {
 		sync.Mutex
-		pkts   []*stack.PacketBuffer // FIFO, each holding one reference
+		pkts   []*stack.PacketBuffer // FIFO in pkts[head:], one reference each
+		head   int
 		closed bool
 	}
 	limit   int           // maximum queued packets
@@ -47,22 +48,32 @@ func newLinkEndpoint(mtu uint32, queueLen int, gso bool) *linkEndpoint {
 	return e
 }
 
-// WritePackets queues outbound packets for the node. Packets beyond the
-// queue limit are dropped (the stack counts them and TCP recovers), never
-// blocked on: the stack calls this from its own goroutines, which the node
-// may be waiting on while it writes inbound packets.
+// WritePackets queues outbound packets for the node. It never blocks: the
+// stack calls it from its own goroutines, which the node may be waiting on
+// while it writes inbound packets. When the queue is full the oldest queued
+// packet is dropped to make room (head drop): TCP then sees the packets
+// after the hole arrive, and SACK repairs the loss quickly, where dropping
+// the newest packets of a burst would leave a tail loss that only a
+// retransmission timeout repairs.
 func (e *linkEndpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
 	e.q.Lock()
 	if e.q.closed {
 		e.q.Unlock()
 		return 0, &tcpip.ErrClosedForSend{}
 	}
-	wasEmpty := len(e.q.pkts) == 0
+	wasEmpty := len(e.q.pkts) == e.q.head
 	n := 0
 	for _, pkt := range pkts.AsSlice() {
-		if len(e.q.pkts) >= e.limit {
+		if len(e.q.pkts)-e.q.head >= e.limit {
+			e.q.pkts[e.q.head].DecRef()
+			e.q.pkts[e.q.head] = nil
+			e.q.head++
 			e.drops++
-			break
+		}
+		if len(e.q.pkts) == cap(e.q.pkts) && e.q.head > 0 {
+			live := copy(e.q.pkts, e.q.pkts[e.q.head:])
+			clear(e.q.pkts[live:])
+			e.q.pkts, e.q.head = e.q.pkts[:live], 0
 		}
 		e.q.pkts = append(e.q.pkts, pkt.IncRef())
 		n++
@@ -74,9 +85,6 @@ func (e *linkEndpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Err
 		default:
 		}
 	}
-	if n == 0 {
-		return 0, &tcpip.ErrNoBufferSpace{}
-	}
 	return n, nil
 }
 
@@ -84,9 +92,9 @@ func (e *linkEndpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Err
 // caller owns their references.
 func (e *linkEndpoint) swap(dst []*stack.PacketBuffer) []*stack.PacketBuffer {
 	e.q.Lock()
-	dst = append(dst, e.q.pkts...)
+	dst = append(dst, e.q.pkts[e.q.head:]...)
 	clear(e.q.pkts)
-	e.q.pkts = e.q.pkts[:0]
+	e.q.pkts, e.q.head = e.q.pkts[:0], 0
 	e.q.Unlock()
 	return dst
 }
@@ -99,15 +107,15 @@ func (e *linkEndpoint) close() {
 		return
 	}
 	e.q.closed = true
-	for _, p := range e.q.pkts {
+	for _, p := range e.q.pkts[e.q.head:] {
 		p.DecRef()
 	}
-	e.q.pkts = nil
+	e.q.pkts, e.q.head = nil, 0
 	e.q.Unlock()
 	close(e.closing)
 }
 
-// dropped returns how many packets were dropped because the queue was full.
+// dropped returns how many queued packets were dropped to make room.
 func (e *linkEndpoint) dropped() uint64 {
 	e.q.Lock()
 	defer e.q.Unlock()

@@ -268,3 +268,39 @@ func FuzzCoalescer(f *testing.F) {
 		}
 	})
 }
+
+func TestLinkQueueHeadDrop(t *testing.T) {
+	e := newLinkEndpoint(1400, 4, true)
+	mk := func(tag byte) *stack.PacketBuffer {
+		return stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData([]byte{tag})})
+	}
+	var list stack.PacketBufferList
+	for tag := range byte(6) {
+		list.PushBack(mk(tag))
+	}
+	if n, err := e.WritePackets(list); n != 6 || err != nil {
+		t.Fatalf("WritePackets(6 packets) = %d, %v", n, err)
+	}
+	list.DecRef()
+	select {
+	case <-e.notify:
+	default:
+		t.Fatal("no notification after writing to an empty queue")
+	}
+	got := e.swap(nil)
+	var tags []byte
+	for _, p := range got {
+		tags = append(tags, p.ToView().AsSlice()[0])
+		p.DecRef()
+	}
+	if want := []byte{2, 3, 4, 5}; !bytes.Equal(tags, want) || e.dropped() != 2 {
+		t.Fatalf("queue kept %v with %d drops, want %v with 2 (oldest dropped)", tags, e.dropped(), want)
+	}
+	e.close()
+	var one stack.PacketBufferList
+	one.PushBack(mk(9))
+	if _, err := e.WritePackets(one); err == nil {
+		t.Fatal("WritePackets() after close succeeded")
+	}
+	one.DecRef()
+}
