@@ -142,23 +142,26 @@ func (c *coalescer) flush(f int) {
 
 // deliverMerged builds one TCP segment from the members of fl: the first
 // member's headers (with the IPv6 payload length, the last member's window
-// and any PSH fixed up) followed by every member's payload.
+// and any PSH fixed up) followed by every member's payload. Headers and
+// payload go in separate views: gVisor copies a whole view when it pulls a
+// header out of a view it shares, so the big payload must not be in it.
 func (c *coalescer) deliverMerged(fl *flow) {
 	first := c.batch[fl.members[0]]
 	last := c.batch[fl.members[len(fl.members)-1]]
 	hdrLen := header.IPv6MinimumSize + tcpHeaderLen(first)
-	v := buffer.NewView(fl.size)
-	v.Write(first[:hdrLen])
-	for _, i := range fl.members {
-		v.Write(c.batch[i][hdrLen:])
-	}
-	b := v.AsSlice()
-	binary.BigEndian.PutUint16(b[4:6], uint16(fl.size-header.IPv6MinimumSize))
-	tcp := b[header.IPv6MinimumSize:]
-	lt := last[header.IPv6MinimumSize:]
+	hv := buffer.NewViewWithData(first[:hdrLen])
+	h := hv.AsSlice()
+	binary.BigEndian.PutUint16(h[4:6], uint16(fl.size-header.IPv6MinimumSize))
+	tcp, lt := h[header.IPv6MinimumSize:], last[header.IPv6MinimumSize:]
 	tcp[13] |= lt[13] & byte(header.TCPFlagPsh)
 	copy(tcp[14:16], lt[14:16]) // window
-	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithView(v)})
+	pv := buffer.NewView(fl.size - hdrLen)
+	for _, i := range fl.members {
+		pv.Write(c.batch[i][hdrLen:])
+	}
+	payload := buffer.MakeWithView(hv)
+	payload.Append(pv)
+	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: payload})
 	pkt.NetworkProtocolNumber = header.IPv6ProtocolNumber
 	pkt.RXChecksumValidated = true
 	c.d.DeliverNetworkPacket(header.IPv6ProtocolNumber, pkt)
