@@ -64,7 +64,7 @@ func benchBulk(b *testing.B, cfg Config, batch int) {
 		b.Fatalf("received %d bytes, want %d", n, int64(b.N)*int64(len(chunk)))
 	}
 	b.ReportMetric(float64(p.pkts.Load())/float64(b.N), "pkts/op")
-	b.ReportMetric(float64(p.a.link.dropped()+p.b.link.dropped()), "qdrops")
+	b.ReportMetric(float64(p.a.Stats().QueueDrops+p.b.Stats().QueueDrops), "qdrops")
 	tcp := p.b.st.Stats().TCP
 	b.ReportMetric(float64(tcp.Retransmits.Value()), "retrans")
 }

@@ -216,6 +216,16 @@ func prefixSubnet(p netip.Prefix) tcpip.Subnet {
 // Addr returns the node's overlay address.
 func (s *Stack) Addr() netip.Addr { return s.cfg.Addr }
 
+// Stats are counters of the stack's device side.
+type Stats struct {
+	// QueueDrops counts outbound packets dropped because the outbound
+	// queue was full (the node read too slowly).
+	QueueDrops uint64
+}
+
+// Stats returns the current counters.
+func (s *Stack) Stats() Stats { return Stats{QueueDrops: s.link.dropped()} }
+
 // Close tears the stack down: listeners and connections are closed, Read and
 // Write return os.ErrClosed, and every goroutine the stack or gVisor started
 // has exited when Close returns. Close is idempotent.
