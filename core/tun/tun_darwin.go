@@ -25,10 +25,10 @@ func validateName(string) error { return nil }
 // Honesty note: this file is compiled (GOOS=darwin go build) but has not been
 // run on macOS by this project's tests. It follows the reference node's
 // recipe: the address gets prefix length 7 (the reference uses the
-// SIOCAIFADDR_IN6 ioctl with NODAD; we use ifconfig, which issues the same
-// ioctl), MTU 1400 is set by wireguard-go, and the 400::/7 route is added
-// explicitly in case the kernel did not install it for the point-to-point
-// interface. wireguard-go's utun device adds and strips the 4-byte address
+// SIOCAIFADDR_IN6 ioctl with NODAD; we run ifconfig, which issues the same
+// ioctl but without NODAD), MTU 1400 is set by wireguard-go, and the
+// 400::/7 route is added explicitly in case the kernel did not install it
+// for the point-to-point interface. wireguard-go's utun device adds and strips the 4-byte address
 // family header, so Read and Write carry raw IPv6 packets with offset >= 4.
 // The macOS loopback quirk (packets to the node's own /64 come out of the
 // utun and must be written back) is the data plane's job, not this one.
@@ -57,16 +57,21 @@ func create(cfg Config) (wgtun.Device, error) {
 	return dev, nil
 }
 
-// configure assigns <addr>/7 to the utun interface and routes 400::/7 to it.
+// configure assigns <addr>/7 to the utun interface, brings it up and routes
+// 400::/7 to it, with the same commands wg-quick uses on macOS.
 func configure(name string, cfg Config) error {
-	addr := cfg.Addr.String()
-	if out, err := exec.Command("/sbin/ifconfig", name, "inet6", addr,
-		"prefixlen", fmt.Sprint(PrefixLen), "up").CombinedOutput(); err != nil {
-		return fmt.Errorf("tun: ifconfig %s inet6 %s/%d: %w: %s", name, addr, PrefixLen, err,
-			strings.TrimSpace(string(out)))
+	cidr := fmt.Sprintf("%s/%d", cfg.Addr, PrefixLen)
+	steps := [][]string{
+		{"/sbin/ifconfig", name, "inet6", cidr, "alias"},
+		{"/sbin/ifconfig", name, "up"},
 	}
-	out, err := exec.Command("/sbin/route", "-q", "-n", "add", "-inet6", "-net",
-		overlay.String(), "-interface", name).CombinedOutput()
+	for _, args := range steps {
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			return fmt.Errorf("tun: %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		}
+	}
+	out, err := exec.Command("/sbin/route", "-q", "-n", "add", "-inet6", overlay.String(),
+		"-interface", name).CombinedOutput()
 	if err != nil && !strings.Contains(string(out), "File exists") {
 		return fmt.Errorf("tun: route add %s -interface %s: %w: %s", overlay, name, err,
 			strings.TrimSpace(string(out)))
