@@ -17,8 +17,9 @@ import (
 // further SYNs are ignored (the peer retransmits) until some complete.
 const maxInFlightSYN = 512
 
-// DefaultBacklog is the accept queue length of a listener.
-const DefaultBacklog = 128
+// DefaultBacklog is the accept queue length of a listener. While it is
+// full, new SYNs are dropped (the peer retransmits), as Linux does.
+const DefaultBacklog = 1024
 
 // AllowFunc decides at SYN time whether remote may connect. It runs on a
 // goroutine of its own per connection attempt and must not block for long.
@@ -101,7 +102,7 @@ func (s *Stack) newListener(ap netip.AddrPort, allow AllowFunc) (*listener, erro
 		key:     key,
 		allow:   allow,
 		reserve: ep,
-		conns:   make(chan accepted, DefaultBacklog),
+		conns:   make(chan accepted, s.backlog),
 		done:    make(chan struct{}),
 	}
 	s.listeners.Lock()
@@ -142,7 +143,8 @@ func (s *Stack) closeListeners() {
 
 // handleSYN runs for every SYN no existing endpoint claims: it finds the
 // listener, asks its admission check, and either completes the handshake and
-// queues the connection, or answers with a RST.
+// queues the connection, or answers with a RST (no listener, or refused).
+// A SYN for a listener whose accept queue is full is dropped instead.
 func (s *Stack) handleSYN(r *tcp.ForwarderRequest) {
 	if !s.handlers.enter() {
 		r.Complete(true)
@@ -153,7 +155,11 @@ func (s *Stack) handleSYN(r *tcp.ForwarderRequest) {
 	local := addrFrom(id.LocalAddress)
 	remote := netip.AddrPortFrom(addrFrom(id.RemoteAddress), id.RemotePort)
 	l := s.lookup(local, id.LocalPort)
-	if l == nil || l.full() || (l.allow != nil && !l.allow(remote)) {
+	if l != nil && l.full() {
+		r.Complete(false) // like Linux: drop the SYN, the peer retries
+		return
+	}
+	if l == nil || (l.allow != nil && !l.allow(remote)) {
 		r.Complete(true)
 		return
 	}

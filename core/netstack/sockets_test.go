@@ -306,3 +306,45 @@ func waitPortFree(t *testing.T, s *Stack, addr tcpip.FullAddress) {
 	}
 	t.Fatalf("port %d still in use", addr.Port)
 }
+
+// TestBacklogFull: while a listener's accept queue is full, new SYNs are
+// dropped, not refused, so the dialer retries and gets in once Accept runs.
+func TestBacklogFull(t *testing.T) {
+	p := newPair(t, Config{}, true)
+	p.a.backlog = 1
+	ln, err := p.a.Listen("tcp", ":143")
+	if err != nil {
+		t.Fatalf("Listen() = %v", err)
+	}
+	defer ln.Close()
+	dst := netip.AddrPortFrom(addrA, 143).String()
+	first, err := p.b.Dial(testCtx(t), "tcp", dst)
+	if err != nil {
+		t.Fatalf("first Dial() = %v", err)
+	}
+	defer first.Close()
+	time.Sleep(50 * time.Millisecond) // let the handshake land in the queue
+	short, cancel := context.WithTimeout(testCtx(t), 300*time.Millisecond)
+	defer cancel()
+	if _, err := p.b.Dial(short, "tcp", dst); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Dial() with full backlog = %v, want a dropped SYN (deadline exceeded)", err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		c, err := p.b.Dial(testCtx(t), "tcp", dst)
+		if err == nil {
+			c.Close()
+		}
+		errc <- err
+	}()
+	for range 2 {
+		c, err := ln.Accept()
+		if err != nil {
+			t.Fatalf("Accept() = %v", err)
+		}
+		c.Close()
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("Dial() after the queue drained = %v", err)
+	}
+}

@@ -121,6 +121,7 @@ type Stack struct {
 		m map[listenKey]*listener
 	}
 	handlers  tracker // SYN handlers running our code
+	backlog   int     // accept queue length of new listeners
 	closeOnce sync.Once
 }
 
@@ -132,11 +133,12 @@ func New(cfg Config) (*Stack, error) {
 	}
 	cfg = cfg.withDefaults()
 	s := &Stack{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		link:   newLinkEndpoint(uint32(cfg.MTU), cfg.QueueLen, !cfg.noOffload && !cfg.noGSO),
-		addr:   tcpip.AddrFrom16(cfg.Addr.As16()),
-		events: make(chan wgtun.Event, 1),
+		cfg:     cfg,
+		log:     cfg.Logger,
+		link:    newLinkEndpoint(uint32(cfg.MTU), cfg.QueueLen, !cfg.noOffload && !cfg.noGSO),
+		addr:    tcpip.AddrFrom16(cfg.Addr.As16()),
+		events:  make(chan wgtun.Event, 1),
+		backlog: DefaultBacklog,
 	}
 	s.listeners.m = make(map[listenKey]*listener)
 	s.wr.co.enabled = !cfg.noOffload && !cfg.noGRO
