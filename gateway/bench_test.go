@@ -46,15 +46,22 @@ func benchNode(b *testing.B, opaque bool) (dial func(path, service string) (net.
 
 // BenchmarkHandoffBulk: one TCP stream through the gateway into a plugin
 // that counts the bytes; MB/s is the hand-off's throughput.
+// The netstack case is end to end through two userspace stacks (gVisor
+// on both sides, in-memory wire), for scale: the stack, not the hand-off,
+// limits it.
 func BenchmarkHandoffBulk(b *testing.B) {
 	dial := benchNode(b, false)
 	opaqueDial := benchNode(b, true)
+	netstackDial := benchNetstack(b)
 	buf := make([]byte, 256<<10)
-	for _, path := range []string{"fd", "splice", "splice-usercopy"} {
+	for _, path := range []string{"fd", "splice", "splice-usercopy", "netstack"} {
 		b.Run(path, func(b *testing.B) {
 			dial := dial
-			if path == "splice-usercopy" {
+			switch path {
+			case "splice-usercopy":
 				dial, path = opaqueDial, "splice"
+			case "netstack":
+				dial, path = netstackDial, "splice"
 			}
 			c, err := dial(path, "sink")
 			if err != nil {
@@ -83,12 +90,33 @@ func BenchmarkHandoffBulk(b *testing.B) {
 	}
 }
 
+// benchNetstack is benchNode's splice path over two userspace stacks.
+func benchNetstack(b *testing.B) (dial func(path, service string) (net.Conn, error)) {
+	tn := newNetstackHub(b)
+	cfg := Config{
+		Plugins: []PluginConfig{testPluginConfig(services("sink", 9, "ident", 10))},
+		Policy:  map[string]acl.Rule{"sink": {Allow: []string{"*"}}, "ident": {Allow: []string{"*"}}},
+	}
+	startNode(b, serverKey, tn.overlay(b, serverKey), newIdentity(serverKey, friendKey), cfg)
+	friend := tn.overlay(b, friendKey)
+	srv := identity.AddressOf(serverKey)
+	return func(_, service string) (net.Conn, error) {
+		p := map[string]uint16{"sink": 9, "ident": 10}[service]
+		return friend.Dial(context.Background(), "tcp", netip.AddrPortFrom(srv, p).String())
+	}
+}
+
 // BenchmarkHandoffConns: new connections through the gateway, each
 // answered by the plugin and closed; conns/s is reported.
 func BenchmarkHandoffConns(b *testing.B) {
 	dial := benchNode(b, false)
-	for _, path := range []string{"fd", "splice"} {
+	netstackDial := benchNetstack(b)
+	for _, path := range []string{"fd", "splice", "netstack"} {
 		b.Run(path, func(b *testing.B) {
+			dial := dial
+			if path == "netstack" {
+				dial = netstackDial
+			}
 			b.ReportAllocs()
 			start := time.Now()
 			for range b.N {

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 
 	"github.com/mycelium-go/mycelium/core/identity"
+	"github.com/mycelium-go/mycelium/core/socks5"
 	"github.com/mycelium-go/mycelium/plugins/sdk"
 )
 
@@ -73,11 +74,9 @@ type Deps struct {
 	// Bus is the message bus; nil makes the plugins' message calls fail
 	// with errors.ErrUnsupported.
 	Bus Bus
-	// NewDialOut builds the SOCKS5 server behind the plugins' Host.Dial;
-	// nil: plugins cannot dial out. With core/socks5:
-	//	func(d gateway.DialFunc) gateway.DialOutServer {
-	//		return &socks5.Server{Dial: d, Resolve: socks5.ResolveHex, Logger: log}
-	//	}
+	// NewDialOut builds the SOCKS5 server behind the plugins' Host.Dial
+	// (dialing through Overlay). Nil means core/socks5 with mail-domain
+	// names (<32 hex>.mycelium.internal) resolved to their addresses.
 	NewDialOut func(dial DialFunc) DialOutServer
 	// Logger receives the gateway's logs and the plugins'. Required.
 	Logger *slog.Logger
@@ -99,6 +98,15 @@ func (d *Deps) validate() error {
 		return errors.New("no logger")
 	}
 	return nil
+}
+
+// newDialOut returns the dial-out server: Deps.NewDialOut's, or a
+// core/socks5 server.
+func (d *Deps) newDialOut(dial DialFunc, log *slog.Logger) DialOutServer {
+	if d.NewDialOut != nil {
+		return d.NewDialOut(dial)
+	}
+	return &socks5.Server{Dial: dial, Resolve: socks5.ResolveHex, Logger: log.With("component", "dial-out")}
 }
 
 // nodeInfo describes the node for plugins.

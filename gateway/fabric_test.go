@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -249,58 +248,8 @@ func (b *fakeBus) Receive(ctx context.Context, topic []byte) (sdk.InboundMessage
 	}
 }
 
-// miniSOCKS is a test stand-in for core/socks5: no authentication, one
-// CONNECT with an IPv6 address, then a relay. Just enough for Host.Dial.
-type miniSOCKS struct {
-	dial DialFunc
-}
-
-func (s *miniSOCKS) Serve(ctx context.Context, ln net.Listener) error {
-	context.AfterFunc(ctx, func() { _ = ln.Close() })
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.handle(ctx, c)
-		}()
-	}
-}
-
-func (s *miniSOCKS) handle(ctx context.Context, c net.Conn) {
-	defer c.Close()
-	var greet [3]byte // VER, NMETHODS=1, METHOD
-	if _, err := io.ReadFull(c, greet[:]); err != nil {
-		return
-	}
-	_, _ = c.Write([]byte{5, 0})
-	var req [4 + 16 + 2]byte
-	if _, err := io.ReadFull(c, req[:]); err != nil || req[3] != 4 {
-		return
-	}
-	target := netip.AddrPortFrom(netip.AddrFrom16([16]byte(req[4:20])), binary.BigEndian.Uint16(req[20:]))
-	remote, err := s.dial(ctx, "tcp", target.String())
-	if err != nil {
-		_, _ = c.Write([]byte{5, 5, 0, 1, 0, 0, 0, 0, 0, 0})
-		return
-	}
-	_, _ = c.Write([]byte{5, 0, 0, 1, 0, 0, 0, 0, 0, 0})
-	relay(ctx, c, remote)
-}
-
-var errTest = errors.New("test")
-
 var (
 	_ Overlay       = (*fabricNode)(nil)
 	_ Identity      = (*fakeIdentity)(nil)
 	_ Bus           = (*fakeBus)(nil)
-	_ DialOutServer = (*miniSOCKS)(nil)
 )

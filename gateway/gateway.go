@@ -161,16 +161,13 @@ func (g *Gateway) removeSocketDir() {
 // startDialOut serves SOCKS5 on <socket dir>/.socks5, dialing through the
 // overlay.
 func (g *Gateway) startDialOut() error {
-	if g.deps.NewDialOut == nil {
-		return nil
-	}
 	path := filepath.Join(g.socketDir, socksName)
 	_ = os.Remove(path)
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		return fmt.Errorf("gateway: start: dial-out socket: %w", err)
 	}
-	srv := g.deps.NewDialOut(g.deps.Overlay.Dial)
+	srv := g.deps.newDialOut(g.deps.Overlay.Dial, g.log)
 	g.socksPath = path
 	g.wg.Add(1)
 	go func() {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -30,15 +31,20 @@ type fabricNet struct{ f *fabric }
 
 func (n fabricNet) overlay(_ testing.TB, k identity.PublicKey) Overlay { return n.f.node(k) }
 
-// nets returns the overlays every scenario runs on: the fabric (spliced
-// connections, like the userspace stack) always, and kernel sockets in a
-// network namespace (descriptor passing, like TUN) when root.
+// nets returns the overlays every scenario runs on: the userspace stack
+// (gVisor: SYN-time admission, spliced connections), kernel sockets in a
+// network namespace (TUN mode: descriptor passing; root only), and the
+// fabric (spliced loopback connections, no gVisor).
 func nets(t *testing.T) map[string]func(*testing.T) testNet {
 	return map[string]func(*testing.T) testNet{
-		"splice": func(*testing.T) testNet { return fabricNet{newFabric()} },
-		"fd":     func(t *testing.T) testNet { return newNetnsNet(t) },
+		"netstack": newNetstackNet,
+		"kernel":   newNetnsNet,
+		"fabric":   func(*testing.T) testNet { return fabricNet{newFabric()} },
 	}
 }
+
+// handoffPathOf is the hand-off path each test net uses.
+var handoffPathOf = map[string]string{"netstack": "splice", "kernel": "fd", "fabric": "splice"}
 
 var (
 	serverKey  = key(0x11)
@@ -80,6 +86,8 @@ func TestWhoamiOverlayPolicy(t *testing.T) {
 			}
 			if got, err := exchange(t, stranger, srv, ""); err == nil && got != "" {
 				t.Errorf("stranger got %q from whoami", got)
+			} else if name == "netstack" && !errors.Is(err, syscall.ECONNREFUSED) {
+				t.Errorf("stranger's dial on the userspace stack: %v, want a RST at SYN time (connection refused)", err)
 			}
 
 			ident := netip.AddrPortFrom(identity.AddressOf(serverKey), 9).String()
@@ -94,7 +102,7 @@ func TestWhoamiOverlayPolicy(t *testing.T) {
 			if got, _ := exchange(t, friend, ident, ""); !strings.HasSuffix(got, " n=2\n") {
 				t.Errorf("second ident answer %q, want n=2: the plugin saw a refused peer", got)
 			}
-			if !strings.Contains(n.logs.String(), "path="+name) {
+			if !strings.Contains(n.logs.String(), "path="+handoffPathOf[name]) {
 				t.Errorf("no hand-off on the %s path in the log", name)
 			}
 			ps, _ := n.g.PluginStatus("testplugin")

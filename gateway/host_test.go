@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -27,10 +28,7 @@ func TestHostCallbacks(t *testing.T) {
 	cfg := Config{Plugins: []PluginConfig{testPluginConfig(map[string]ServiceConfig{
 		"host": {Loopback: loopback(fmt.Sprintf("127.0.0.1:%d", lp))},
 	})}}
-	n := startNode(t, serverKey, f.node(serverKey), id, cfg, func(d *Deps) {
-		d.Bus = bus
-		d.NewDialOut = func(dial DialFunc) DialOutServer { return &miniSOCKS{dial: dial} }
-	})
+	n := startNode(t, serverKey, f.node(serverKey), id, cfg, func(d *Deps) { d.Bus = bus })
 	if n.g.Status().DialOut == "" {
 		t.Error("status shows no dial-out socket")
 	}
@@ -74,6 +72,7 @@ func TestHostCallbacks(t *testing.T) {
 		{"send " + friendKey.String() + " chat hi", "ok 0000000000000001"},
 		{"dial " + netip.AddrPortFrom(friendAddr, 5).String(), "ok hello from [" + serverAddr.String() + "]:"},
 		{"dial [5ff::1]:5", "error:"},
+		{"dial " + hexHost(friendAddr) + ":5", "ok hello from [" + serverAddr.String() + "]:"},
 	}
 	for _, tt := range tests {
 		if got := cmd(tt.line); !strings.HasPrefix(got, tt.want) {
@@ -91,6 +90,13 @@ func TestHostCallbacks(t *testing.T) {
 	if got := cmd("recv chat"); got != "ok "+friendKey.String()+" hello" {
 		t.Errorf("recv chat: %q", got)
 	}
+}
+
+// hexHost is the mail-domain form of an address, which the dial-out
+// server resolves without DNS.
+func hexHost(a netip.Addr) string {
+	b := a.As16()
+	return hex.EncodeToString(b[:]) + ".mycelium.internal"
 }
 
 // TestMessageTopicsAreIsolated: a topic belongs to the first plugin that
