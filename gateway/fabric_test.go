@@ -249,7 +249,7 @@ func (b *fakeBus) Receive(ctx context.Context, topic []byte) (sdk.InboundMessage
 }
 
 var (
-	_ Overlay       = (*fabricNode)(nil)
-	_ Identity      = (*fakeIdentity)(nil)
-	_ Bus           = (*fakeBus)(nil)
+	_ Overlay  = (*fabricNode)(nil)
+	_ Identity = (*fakeIdentity)(nil)
+	_ Bus      = (*fakeBus)(nil)
 )
