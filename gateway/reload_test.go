@@ -81,7 +81,8 @@ type echoConn struct {
 		io.Writer
 		SetDeadline(time.Time) error
 	}
-	r *bufio.Reader
+	r      *bufio.Reader
+	closer io.Closer
 }
 
 func (e *echoConn) roundTrip(s string) error {
@@ -149,5 +150,41 @@ func TestReloadPlugins(t *testing.T) {
 	}
 	if st := n.g.Status(); len(st.Plugins) != 0 {
 		t.Errorf("plugins after reloading an empty config: %+v", st.Plugins)
+	}
+}
+
+// TestMaxConnectionsBoundsSplicedConnections: with max_connections = 1 a
+// second connection waits in the backlog until the first one ends.
+func TestMaxConnectionsBoundsSplicedConnections(t *testing.T) {
+	tn := fabricNet{newFabric()}
+	cfg := Config{
+		Plugins: []PluginConfig{testPluginConfig(services("echo", 9))},
+		Policy:  map[string]acl.Rule{"echo": {Allow: []string{friendKey.String()}}},
+	}
+	cfg.Gateway.MaxConnections = 1
+	startNode(t, serverKey, tn.overlay(t, serverKey), newIdentity(serverKey, friendKey), cfg)
+	echo := netip.AddrPortFrom(identity.AddressOf(serverKey), 9).String()
+	dial := func() *echoConn {
+		c, err := tn.overlay(t, friendKey).Dial(context.Background(), "tcp", echo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return &echoConn{c: c, r: bufio.NewReader(c), closer: c}
+	}
+	first := dial()
+	if err := first.roundTrip("one"); err != nil {
+		t.Fatal(err)
+	}
+	second := dial()
+	fmt.Fprintln(second.c, "two")
+	_ = second.c.SetDeadline(time.Now().Add(300 * time.Millisecond))
+	if line, err := second.r.ReadString('\n'); err == nil {
+		t.Fatalf("second connection served (%q) while the first holds the only slot", line)
+	}
+	_ = first.closer.Close()
+	_ = second.c.SetDeadline(time.Now().Add(5 * time.Second))
+	if line, err := second.r.ReadString('\n'); err != nil || line != "two\n" {
+		t.Errorf("second connection after the first closed: %q, %v", line, err)
 	}
 }
