@@ -176,3 +176,27 @@ func shortTemp(t *testing.T) string {
 	t.Cleanup(func() { _ = os.RemoveAll(d) })
 	return d
 }
+
+// TestUnhealthyPluginRestarts: a plugin whose service stopped serving is
+// restarted after three failed health checks.
+func TestUnhealthyPluginRestarts(t *testing.T) {
+	pc := testPluginConfig(nil)
+	pc.Settings = map[string]any{"mode": "crash"}
+	cfg := Config{Plugins: []PluginConfig{pc}}
+	cfg.Gateway.HealthInterval = Duration(20 * time.Millisecond)
+	n := launchNode(t, serverKey, newFabric().node(serverKey), newIdentity(), cfg)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ps, _ := n.g.PluginStatus("testplugin")
+		if ps.Restarts >= 1 {
+			if !strings.Contains(n.logs.String(), "reason=\"health checks failed\"") {
+				t.Errorf("restart not logged with its reason")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("unhealthy plugin not restarted: %+v", ps)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

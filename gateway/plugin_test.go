@@ -58,6 +58,9 @@ func (p *testPlugin) Configure(_ context.Context, cfg sdk.Config, host sdk.Host)
 }
 
 func (p *testPlugin) Serve(ctx context.Context, service string, ln net.Listener) error {
+	if service == "echo" && strings.Contains(string(p.cfg.Settings), "crash") {
+		return errors.New("testplugin: echo crashed")
+	}
 	stop := context.AfterFunc(ctx, func() { _ = ln.Close() })
 	defer stop()
 	defer p.conns.Wait()

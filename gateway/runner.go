@@ -173,8 +173,9 @@ const (
 )
 
 // watch waits until the instance's process exits, fails its health checks
-// maxHealthFails times in a row, or its certificate is due for renewal;
-// it returns why. It returns "" when ctx ends.
+// maxHealthFails times in a row (no answer, or a service no longer
+// serving), or its certificate is due for renewal; it returns why. It
+// returns "" when ctx ends.
 func (r *runner) watch(ctx context.Context, inst *instance) string {
 	tick := time.NewTicker(time.Duration(r.g.settings().HealthInterval))
 	defer tick.Stop()
@@ -204,8 +205,10 @@ func (r *runner) watch(ctx context.Context, inst *instance) string {
 	}
 }
 
-// checkHealth asks the plugin for its health and records it; it reports
-// whether the call succeeded.
+// checkHealth asks the plugin for its health and records it. It reports
+// whether the plugin is sound: the call succeeded and every service's
+// Serve is running. A failing HealthChecker (e.g. an unreachable upstream)
+// is shown in the status but does not count: a restart would not fix it.
 func (r *runner) checkHealth(ctx context.Context, inst *instance) bool {
 	hctx, cancel := context.WithTimeout(ctx, healthTimeout)
 	defer cancel()
@@ -217,6 +220,14 @@ func (r *runner) checkHealth(ctx context.Context, inst *instance) bool {
 		return ctx.Err() != nil
 	}
 	r.st.health, r.st.healthErr = &h, ""
+	if !h.Configured {
+		return false
+	}
+	for _, s := range h.Services {
+		if !s.Serving {
+			return false
+		}
+	}
 	return true
 }
 
