@@ -104,3 +104,24 @@ func TestParseForward(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseForward: forward parsing never panics, and an accepted forward
+// has a loopback local address and an overlay target with a port.
+func FuzzParseForward(f *testing.F) {
+	k := key(0x44).String()
+	for _, s := range [][2]string{
+		{"127.0.0.1:1143", k + ":143"}, {"[::1]:1143", "[4ab::1]:143"}, {"0.0.0.0:1", "[4ab::1]:1"},
+		{"127.0.0.1:1", k}, {"127.0.0.1:1", "[2001:db8::1]:1"}, {"", ""}, {"127.0.0.1:1", "[4ab::1%eth0]:1"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, local, remote string) {
+		spec, err := parseForward(ForwardConfig{Local: local, Remote: remote})
+		if err != nil {
+			return
+		}
+		if !spec.local.Addr().IsLoopback() || spec.local.Port() == 0 || spec.remote.Port() == 0 || !identity.InOverlay(spec.remote.Addr()) {
+			t.Fatalf("parseForward(%q, %q) accepted %+v", local, remote, spec)
+		}
+	})
+}
