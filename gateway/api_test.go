@@ -37,7 +37,7 @@ func TestAPI(t *testing.T) {
 	var st Status
 	get(t, srv.URL+PathPlugins, http.StatusOK, &st)
 	if len(st.Plugins) != 1 || st.Plugins[0].Name != "whoami" || st.Plugins[0].State != StateRunning ||
-		st.Plugins[0].Pid == 0 || len(st.Plugins[0].Services) != 1 || st.Plugins[0].Services[0].Overlay == "" {
+		st.Plugins[0].Pid == 0 || len(st.Plugins[0].Services) != 1 || st.Plugins[0].Services[0].Overlay == "" || st.Plugins[0].Services[0].State != "listening" {
 		t.Errorf("status %+v", st)
 	}
 	if len(st.Forwards) != 1 || st.Forwards[0].Remote != cfg.Forwards[0].Remote {

@@ -39,7 +39,11 @@ type PluginStatus struct {
 
 // ServiceStatus is one service's state.
 type ServiceStatus struct {
-	Name     string `json:"name"`
+	Name string `json:"name"`
+	// State is "listening" (every listener open), "error" (a listener
+	// failed to open; see Listeners), "unbound" (no overlay port and no
+	// loopback address) or "disabled" (enabled = false).
+	State    string `json:"state"`
 	Protocol string `json:"protocol"`
 	TLS      string `json:"tls"`
 	// Overlay is "[address]:port" on the overlay; empty when off it.
@@ -130,10 +134,16 @@ func (r *runner) serviceStatusLocked(spec sdk.ServiceSpec) ServiceStatus {
 	}
 	s := r.st.services[spec.Name]
 	if s == nil {
-		if ss.Error == "" {
-			ss.Error = "disabled in the config"
-		}
+		ss.State = "disabled"
 		return ss
+	}
+	switch {
+	case len(s.lns) == 0:
+		ss.State = "unbound"
+	case s.healthy():
+		ss.State = "listening"
+	default:
+		ss.State = "error"
 	}
 	if s.b.overlay != 0 {
 		ss.Overlay = identityAddrPort(r.g, s.b.overlay)

@@ -115,8 +115,8 @@ func printStatus(w io.Writer, st gateway.Status, now time.Time) error {
 			fmt.Fprintf(tw, "  last error:\t%s\n", firstLine(p.LastError))
 		}
 		for _, s := range p.Services {
-			fmt.Fprintf(tw, "  %s\t%s/%s\tserving=%v\taccepted=%d refused=%d failed=%d active=%d\n",
-				s.Name, s.Protocol, s.TLS, s.Serving, s.Accepted, s.Refused, s.Failed, s.Active)
+			fmt.Fprintf(tw, "  %s\t%s\t%s/%s\tserving=%v\taccepted=%d refused=%d failed=%d active=%d\n",
+				s.Name, s.State, s.Protocol, s.TLS, s.Serving, s.Accepted, s.Refused, s.Failed, s.Active)
 			for _, l := range s.Listeners {
 				line := fmt.Sprintf("    %s\t%s", l.Origin, l.Addr)
 				if l.Error != "" {
