@@ -101,7 +101,7 @@ func TestBadPluginsFailClearly(t *testing.T) {
 // TestServiceOfferedTwice: two plugins cannot offer the same service.
 func TestServiceOfferedTwice(t *testing.T) {
 	cfg := Config{Plugins: []PluginConfig{
-		{Name: "whoami", Path: whoamiBin},
+		whoamiPlugin(),
 		{Name: "whoami2", Path: whoamiBin, Enabled: enabled(false)},
 	}}
 	n := startNode(t, serverKey, newFabric().node(serverKey), newIdentity(), cfg)

@@ -52,9 +52,15 @@ var (
 	strangerKy = key(0x33)
 )
 
+// whoamiPlugin runs whoami on the overlay only: its default loopback port
+// would clash between test processes running in parallel.
+func whoamiPlugin() PluginConfig {
+	return PluginConfig{Name: "whoami", Path: whoamiBin, Services: map[string]ServiceConfig{"whoami": {Loopback: loopback()}}}
+}
+
 func whoamiConfig() Config {
 	return Config{
-		Plugins: []PluginConfig{{Name: "whoami", Path: whoamiBin}},
+		Plugins: []PluginConfig{whoamiPlugin()},
 		Policy:  map[string]acl.Rule{"whoami": {Allow: []string{"group:friends"}}},
 		Groups:  map[string][]string{"friends": {friendKey.String()}},
 	}

@@ -21,7 +21,7 @@ func TestCloseWaitsForEverything(t *testing.T) {
 	f := newFabric()
 	fwd := freePort(t)
 	cfg := Config{
-		Plugins:  []PluginConfig{testPluginConfig(services("echo", 9)), {Name: "whoami", Path: whoamiBin}},
+		Plugins:  []PluginConfig{testPluginConfig(services("echo", 9)), whoamiPlugin()},
 		Policy:   map[string]acl.Rule{"echo": {Allow: []string{friendKey.String()}}},
 		Forwards: []ForwardConfig{{Local: fmt.Sprintf("127.0.0.1:%d", fwd), Remote: serverKey.String() + ":9"}},
 	}

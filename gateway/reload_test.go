@@ -105,7 +105,7 @@ func (e *echoConn) roundTrip(s string) error {
 // without changing anything.
 func TestReloadPlugins(t *testing.T) {
 	tn := fabricNet{newFabric()}
-	cfg := Config{Plugins: []PluginConfig{{Name: "whoami", Path: whoamiBin}}}
+	cfg := Config{Plugins: []PluginConfig{whoamiPlugin()}}
 	n := startNode(t, serverKey, tn.overlay(t, serverKey), newIdentity(), cfg)
 	first, _ := n.g.PluginStatus("whoami")
 

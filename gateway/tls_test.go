@@ -20,7 +20,7 @@ func TestTLSMaterial(t *testing.T) {
 	lp := freePort(t)
 	cfg := Config{Plugins: []PluginConfig{
 		testPluginConfig(map[string]ServiceConfig{"host": {Loopback: loopback(fmt.Sprintf("127.0.0.1:%d", lp))}}),
-		{Name: "whoami", Path: whoamiBin},
+		whoamiPlugin(),
 	}}
 	cfg.Gateway.Names = []string{"node.example"}
 	n := startNode(t, serverKey, newFabric().node(serverKey), newIdentity(), cfg)
