@@ -1,0 +1,57 @@
+// Package router implements the Babel subset the reference Mycelium node
+// speaks (spec §4): neighbours measured by Hello/IHU, a routing table of
+// selected and fallback routes, the source table and feasibility, seqno
+// and route requests with their caches, triggered updates with split
+// horizon, retractions, expiry, and the own-/64 announcement.
+//
+// # Concurrency
+//
+// One goroutine owns all routing state. Links feed it through LinkUp,
+// LinkDown and HandleTLV; API callers reach it through the snapshot
+// methods, which run a closure on that goroutine. Two things do not wait
+// for it:
+//
+//   - Hello and IHU are handled on the link's reader goroutine. A Hello is
+//     answered with an IHU immediately, because the time we take is part
+//     of the link cost our peer measures for us; an IHU updates the
+//     neighbour's RTT and liveness through atomics.
+//   - The data plane calls Lookup for every packet. The forwarding table
+//     is a set of immutable Forward snapshots, one per prefix, held in
+//     4096 copy-on-write shards keyed by the /64's upper 64 bits (longer
+//     prefixes, rare, in a small per-length table searched first). A
+//     lookup is two atomic loads and a map access: no lock, no
+//     allocation. A Forward carries everything a packet needs: the next
+//     hop, the shared secret (computed once, when the route list is
+//     created), the key the prefix is bound to, and the expiry that
+//     triggers the pre-expiry route request.
+//
+// # Fast failover
+//
+// The reference declares a neighbour dead after 43 s without an IHU,
+// checked every 10 s, so a silently failing link black-holes traffic for
+// up to 53 s. This router sends a Hello every HelloInterval (500 ms by
+// default) instead of every 20 s. The reference answers every Hello with
+// an IHU and ignores the Hello interval field, so a reference peer keeps
+// seeing an ordinary Hello/IHU exchange, just a more frequent one (two
+// 16-byte packets per second per link). A neighbour is declared dead when
+// neither an IHU nor any byte at all (Link.LastReceive) arrived for
+// DeadInterval (1.5 s, three Hellos), checked every DeadCheckInterval
+// (100 ms). Counting every received byte means a link busy with data is
+// never declared dead because IHUs queue behind that data. A dead
+// neighbour is removed and its link closed (the link manager reconnects),
+// and spec §4.13 runs at once: every selected route through it is
+// retracted and route selection picks the feasible fallback, with a
+// triggered update. A silent failure therefore moves traffic within about
+// DeadInterval + DeadCheckInterval (< 2 s); a clean link failure
+// (LinkDown) within milliseconds.
+//
+// When the fallback is not feasible (Babel's loop avoidance), the router
+// asks for a new seqno. When the data plane then still needs the prefix
+// and no live neighbour announced it, Want sends a route request as well,
+// so the answer from another side of the network brings a seqno request
+// to the origin instead of waiting for the retracted entry to expire.
+//
+// The RTT sample matches each IHU with the oldest unanswered Hello (links
+// are reliable and ordered, and every node answers each Hello with one
+// IHU), so RTTs longer than the Hello interval are measured right.
+package router
