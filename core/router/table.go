@@ -33,14 +33,13 @@ func (rt *route) key() identity.PublicKey { return rt.rid.PublicKey() }
 type subnetEntry struct {
 	prefix   netip.Prefix
 	key      identity.PublicKey
-	addr     netip.Addr
 	secret   *identity.SharedSecret
 	routes   []*route
 	selected *route
 	queried  bool
 	tm       timer // query timeout
 
-	slot    *fibSlot
+	pub     *Forward // last published Forward
 	dirty   bool
 	deleted bool
 }
@@ -119,22 +118,18 @@ func (r *Router) flush() {
 func (r *Router) publish(e *subnetEntry) {
 	fw := &Forward{Prefix: e.prefix, Queried: e.queried && !e.hasRoutes()}
 	if e.hasRoutes() {
-		fw.Key, fw.Addr, fw.Secret = e.key, e.addr, e.secret
+		fw.Key, fw.Secret = e.key, e.secret
 	}
 	if sel := e.selected; sel != nil {
 		fw.NextHop, fw.Expires = sel.nb, sel.expires()
 	}
-	var old *Forward
-	if e.slot != nil {
-		old = e.slot.fwd.Load()
-		if old.Key == fw.Key && old.Secret == fw.Secret && old.NextHop == fw.NextHop &&
-			old.Expires.Equal(fw.Expires) && old.Queried == fw.Queried {
-			return
-		}
-		e.slot.fwd.Store(fw)
-	} else {
-		e.slot = r.fib.insert(e.prefix, fw)
+	old := e.pub
+	if old != nil && old.Key == fw.Key && old.Secret == fw.Secret && old.NextHop == fw.NextHop &&
+		old.Expires.Equal(fw.Expires) && old.Queried == fw.Queried {
+		return
 	}
+	r.fib.set(e.prefix, fw)
+	e.pub = fw
 	if (old == nil || old.Secret == nil) && fw.Secret != nil {
 		r.notify(e.prefix, EventKey)
 	}
@@ -172,10 +167,9 @@ func (r *Router) deleteEntry(e *subnetEntry) {
 	}
 	delete(r.table, e.prefix)
 	e.deleted = true
-	if e.slot != nil {
-		old := e.slot.fwd.Load()
+	if old := e.pub; old != nil {
 		r.fib.remove(e.prefix)
-		e.slot = nil
+		e.pub = nil
 		if old.Selected() {
 			r.notify(e.prefix, EventLost)
 		}
@@ -196,7 +190,7 @@ func (r *Router) makeRouteList(p netip.Prefix, e *subnetEntry, pub identity.Publ
 	}
 	r.timers.cancel(&e.tm)
 	e.queried = false
-	e.key, e.addr, e.secret = pub, identity.AddressOf(pub), secret
+	e.key, e.secret = pub, secret
 	r.markDirty(e)
 	return e
 }
