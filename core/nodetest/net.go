@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.zx2c4.com/wireguard/tun"
+
 	"github.com/mycelium-go/mycelium/core/identity"
 	"github.com/mycelium-go/mycelium/core/node"
 	"github.com/mycelium-go/mycelium/core/router"
@@ -29,6 +31,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Batch is the devices' batch size (zero: 16).
 	Batch int
+	// NoTun, when set, selects members that run without a device.
+	NoTun func(i int) bool
 }
 
 // Net is a network of N nodes in one process, linked by in-memory links,
@@ -93,21 +97,28 @@ func (nt *Net) start(m *Member) error {
 	if nt.opts.Node != nil {
 		nt.opts.Node(&cfg)
 	}
-	dev := NewDevice(node.OverlayMTU, nt.opts.Batch)
-	nd, err := node.New(cfg, dev, nt.opts.Logger.With("node", m.Index))
+	var dev *Device
+	var tdev tun.Device
+	if nt.opts.NoTun == nil || !nt.opts.NoTun(m.Index) {
+		dev = NewDevice(node.OverlayMTU, nt.opts.Batch)
+		tdev = dev
+	}
+	nd, err := node.New(cfg, tdev, nt.opts.Logger.With("node", m.Index))
 	if err != nil {
 		return fmt.Errorf("nodetest: node %d: %w", m.Index, err)
 	}
 	if err := nd.Start(context.Background()); err != nil {
 		return fmt.Errorf("nodetest: node %d: %w", m.Index, err)
 	}
-	m.Node, m.Dev = nd, dev
 	m.mu.Lock()
+	m.Node, m.Dev = nd, dev
 	if m.waiters == nil {
 		m.waiters = make(map[string]chan struct{})
 	}
 	m.mu.Unlock()
-	m.readers.Go(func() { m.read(dev) })
+	if dev != nil {
+		m.readers.Go(func() { m.read(dev) })
+	}
 	return nil
 }
 
@@ -160,10 +171,21 @@ func (m *Member) Address() netip.Addr { return m.Key.Address() }
 
 // SendUDP injects a UDP packet from m to dst into m's device.
 func (m *Member) SendUDP(ctx context.Context, dst netip.Addr, payload []byte) error {
+	return m.Inject(ctx, UDP(m.Address(), dst, 40000, 9, 64, payload))
+}
+
+// ErrNoDevice is returned when injecting into a member without a device.
+var ErrNoDevice = errors.New("nodetest: member has no device")
+
+// Inject sends pkt into m's device as the OS would.
+func (m *Member) Inject(ctx context.Context, pkt []byte) error {
 	m.mu.Lock()
 	dev := m.Dev
 	m.mu.Unlock()
-	return dev.Inject(ctx, UDP(m.Address(), dst, 40000, 9, 64, payload))
+	if dev == nil {
+		return ErrNoDevice
+	}
+	return dev.Inject(ctx, pkt)
 }
 
 func pairKey(i, j int) [2]int {

@@ -191,4 +191,3 @@ func TestRandomMesh100(t *testing.T) {
 	}
 	t.Logf("average forwarding table size %d", size/n)
 }
-
