@@ -51,6 +51,10 @@ type Config struct {
 	// InitialLinkCost is the smoothed RTT part of a new link's cost before
 	// any IHU arrived (reference: 1000).
 	InitialLinkCost uint16
+	// MaxQueries bounds the subnets with a route request in flight
+	// (ours and forwarded ones); requests beyond it are dropped, so a
+	// flood of requests for made-up subnets cannot grow the table.
+	MaxQueries int
 	// EventQueue is the capacity of the router's input queue. When it is
 	// full, Updates with a metric other than 0 and seqno requests are
 	// dropped, as the reference does; other input waits.
@@ -75,6 +79,7 @@ func Default() Config {
 		SweepInterval:     5 * time.Second,
 		SourceGC:          30 * time.Minute,
 		InitialLinkCost:   1000,
+		MaxQueries:        10_000,
 		EventQueue:        1024,
 	}
 }
@@ -111,6 +116,9 @@ func (c *Config) Validate() error {
 	}
 	if c.UpdateInterval > 655*time.Second {
 		return fmt.Errorf("%w: UpdateInterval %v does not fit the 16-bit centisecond field", ErrConfig, c.UpdateInterval)
+	}
+	if c.MaxQueries < 1 {
+		return fmt.Errorf("%w: MaxQueries must be at least 1", ErrConfig)
 	}
 	if c.EventQueue < 1 {
 		return fmt.Errorf("%w: EventQueue must be at least 1", ErrConfig)

@@ -599,3 +599,35 @@ func TestKeyLowOrderRejected(t *testing.T) {
 		}
 	})
 }
+
+func TestMaxQueries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, func(c *Config) { quiet(c); c.MaxQueries = 2 })
+		a, b := h.neighbour("a"), h.neighbour("b")
+		rr := func(x remote) *wire.TLV {
+			return &wire.TLV{Type: wire.TLVRouteRequest, RouteRequest: wire.RouteRequest{Prefix: x.subnet}}
+		}
+		xs := []remote{newRemote(t), newRemote(t), newRemote(t)}
+		for _, x := range xs {
+			h.send(a, rr(x))
+		}
+		if n := len(ofType(b.take(), wire.TLVRouteRequest)); n != 2 {
+			t.Errorf("forwarded %d requests, want 2 (the limit)", n)
+		}
+		// An answer frees a slot.
+		h.send(b, xs[0].update(1, 1))
+		h.send(a, rr(xs[2]))
+		if n := len(ofType(b.take(), wire.TLVRouteRequest)); n != 1 {
+			t.Errorf("after an answer forwarded %d, want 1", n)
+		}
+		// Timeouts free the rest.
+		time.Sleep(16 * time.Second)
+		synctest.Wait()
+		h.r.Want(newRemote(t).addr())
+		h.r.Want(newRemote(t).addr())
+		h.sync()
+		if n := len(ofType(b.take(), wire.TLVRouteRequest)); n != 2 {
+			t.Errorf("after timeouts sent %d requests, want 2", n)
+		}
+	})
+}

@@ -46,8 +46,8 @@ func requestable(p netip.Prefix) bool {
 // §4.10). With markQueried, a subnet without routes becomes Queried.
 func (r *Router) originateRouteRequest(p netip.Prefix, markQueried bool) {
 	now := time.Now()
-	if markQueried && r.table[p] == nil {
-		r.markQueried(p, now)
+	if markQueried && r.table[p] == nil && !r.markQueried(p, now) {
+		return
 	}
 	skip := r.rrs.suppressed(p, 0, now, r.cfg.RouteRequestTTL)
 	t := wire.TLV{Type: wire.TLVRouteRequest, RouteRequest: wire.RouteRequest{Prefix: p}}
@@ -59,10 +59,17 @@ func (r *Router) originateRouteRequest(p netip.Prefix, markQueried bool) {
 	r.rrs.sent(p, 0, slices.Clone(r.peers), now)
 }
 
-func (r *Router) markQueried(p netip.Prefix, now time.Time) {
+// markQueried adds p as a Queried subnet, unless MaxQueries are in flight.
+func (r *Router) markQueried(p netip.Prefix, now time.Time) bool {
+	if r.queries >= r.cfg.MaxQueries {
+		r.log.Debug("too many route queries in flight", "subnet", p)
+		return false
+	}
 	e := r.newEntry(p)
 	e.queried = true
+	r.queries++
 	r.timers.schedule(&e.tm, now.Add(r.cfg.QueryTimeout))
+	return true
 }
 
 // handleRouteRequest answers or forwards a route request from nb (spec
@@ -94,7 +101,9 @@ func (r *Router) handleRouteRequest(nb *Neighbour, rr *wire.RouteRequest, now ti
 		return
 	}
 	gen := rr.Generation + 1
-	r.markQueried(p, now)
+	if !r.markQueried(p, now) {
+		return
+	}
 	skip := r.rrs.suppressed(p, gen, now, r.cfg.RouteRequestTTL)
 	t := wire.TLV{Type: wire.TLVRouteRequest, RouteRequest: wire.RouteRequest{Generation: gen, Prefix: p}}
 	receivers := make([]*Neighbour, 0, len(r.peers))

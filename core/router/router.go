@@ -77,6 +77,7 @@ type Router struct {
 	rrs      rrCache
 	timers   timerHeap
 	dirty    []*subnetEntry
+	queries  int // Queried subnets in the table
 	seqno    wire.SeqNo
 	lastBump time.Time
 	buf      []byte

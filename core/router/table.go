@@ -167,6 +167,10 @@ func (r *Router) deleteEntry(e *subnetEntry) {
 	}
 	delete(r.table, e.prefix)
 	e.deleted = true
+	if e.queried {
+		e.queried = false
+		r.queries--
+	}
 	if old := e.pub; old != nil {
 		r.fib.remove(e.prefix)
 		e.pub = nil
@@ -189,7 +193,10 @@ func (r *Router) makeRouteList(p netip.Prefix, e *subnetEntry, pub identity.Publ
 		e = r.newEntry(p)
 	}
 	r.timers.cancel(&e.tm)
-	e.queried = false
+	if e.queried {
+		e.queried = false
+		r.queries--
+	}
 	e.key, e.secret = pub, secret
 	r.markDirty(e)
 	return e
