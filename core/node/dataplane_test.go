@@ -288,3 +288,56 @@ func TestConfigValidation(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestParkedUntilSenderKeyKnown(t *testing.T) {
+	nt := nodetest.New(t, 3, nodetest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	a, b, c := nt.Members[0], nt.Members[1], nt.Members[2]
+	// Link 1-2 only after 1 learned 0: 1 floods 0's subnet before 2 is
+	// there, so 2 does not know 0's key when 0's first packet arrives.
+	nt.Link(0, 1)
+	for !b.Node.Router().Lookup(a.Address()).Selected() {
+		time.Sleep(time.Millisecond)
+	}
+	nt.Link(1, 2)
+	if err := nt.WaitLinks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c.Node.Router().Lookup(a.Address()) != nil {
+		t.Skip("node 2 learned node 0 early; the parking path was not exercised")
+	}
+	if err := nt.Exchange(ctx, 0, 2, "parked"); err != nil {
+		t.Fatal(err)
+	}
+	if m := c.Node.Metrics(); m.Incoming.Enqueued.Load() == 0 || m.Incoming.Dequeued.Load() == 0 {
+		t.Errorf("incoming queue enqueued %d dequeued %d, want the packet parked then released",
+			m.Incoming.Enqueued.Load(), m.Incoming.Dequeued.Load())
+	}
+	if m := a.Node.Metrics(); m.Outbound.Enqueued.Load() == 0 || m.Outbound.Dequeued.Load() == 0 {
+		t.Errorf("outbound queue enqueued %d dequeued %d, want the packet queued for the route",
+			m.Outbound.Enqueued.Load(), m.Outbound.Dequeued.Load())
+	}
+}
+
+func TestQueueOverflowAnswersNoRoute(t *testing.T) {
+	cfg := router.Default()
+	nt, ctx := line(t, 2, nodetest.Options{Router: &cfg, Node: func(c *node.Config) { c.QueuePerSubnet = 2 }})
+	a := nt.Members[0]
+	next := collect(a, isICMPError)
+	nobody, _ := identity.GenerateKeyPair()
+	for i := range 3 {
+		if err := a.SendUDP(ctx, nobody.Address(), []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	short, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	p, _, ok := next(short)
+	if !ok || p.ICMPType != 1 || p.ICMPCode != 0 || p.Payload[8+40+8] != 2 {
+		t.Fatalf("no immediate no-route for the third packet: %+v", p)
+	}
+	if f := a.Node.Metrics().Outbound.FullSubnet.Load(); f != 1 {
+		t.Errorf("queue_full_subnet = %d", f)
+	}
+}
