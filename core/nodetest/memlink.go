@@ -31,6 +31,9 @@ type Pair struct {
 	wg   sync.WaitGroup
 	cut  chan struct{}
 	once sync.Once
+	// closed is called once when an end is closed through link.Link.Close
+	// (a router giving up on its neighbour), not on Cut.
+	closed func()
 }
 
 // End is one end of a Pair. What is sent on an End arrives at the other
@@ -205,7 +208,15 @@ func (e *End) Info() link.Info {
 
 // Close implements link.Link: it cuts the pair.
 func (e *End) Close() error {
-	e.pair.Cut()
+	p := e.pair
+	first := false
+	p.once.Do(func() {
+		first = true
+		close(p.cut)
+	})
+	if first && p.closed != nil {
+		p.closed()
+	}
 	return nil
 }
 

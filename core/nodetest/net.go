@@ -33,6 +33,9 @@ type Options struct {
 	Batch int
 	// NoTun, when set, selects members that run without a device.
 	NoTun func(i int) bool
+	// Reconnect, when positive, re-links two members this long after a
+	// router closed their link (as the link manager reconnects peers).
+	Reconnect time.Duration
 }
 
 // Net is a network of N nodes in one process, linked by in-memory links,
@@ -44,6 +47,8 @@ type Net struct {
 	mu      sync.Mutex
 	links   map[[2]int]*Pair
 	closed  bool
+	done    chan struct{}
+	bg      sync.WaitGroup
 }
 
 // Member is one node of a Net with its device.
@@ -71,7 +76,7 @@ func New(tb testing.TB, n int, opts Options) *Net {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	nt := &Net{tb: tb, opts: opts, links: make(map[[2]int]*Pair)}
+	nt := &Net{tb: tb, opts: opts, links: make(map[[2]int]*Pair), done: make(chan struct{})}
 	for i := range n {
 		kp, err := identity.GenerateKeyPair()
 		if err != nil {
@@ -205,8 +210,29 @@ func (nt *Net) Link(i, j int) *Pair {
 	}
 	a, b := nt.Members[k[0]], nt.Members[k[1]]
 	p := Pipe(fmt.Sprint("n", k[0]), a.Node, fmt.Sprint("n", k[1]), b.Node, nt.opts.LinkCost)
+	if d := nt.opts.Reconnect; d > 0 {
+		p.closed = func() { nt.relink(k, p, d) }
+	}
 	nt.links[k] = p
 	return p
+}
+
+// relink links k again after d, unless the net closed or the link was
+// replaced meanwhile.
+func (nt *Net) relink(k [2]int, old *Pair, d time.Duration) {
+	nt.bg.Go(func() {
+		select {
+		case <-nt.done:
+			return
+		case <-time.After(d):
+		}
+		nt.mu.Lock()
+		current := nt.links[k] == old && !nt.closed
+		nt.mu.Unlock()
+		if current {
+			nt.Link(k[0], k[1])
+		}
+	})
 }
 
 // Pair returns the link between i and j, or nil.
@@ -341,6 +367,10 @@ func (nt *Net) Close() {
 		return
 	}
 	nt.closed = true
+	close(nt.done)
+	nt.mu.Unlock()
+	nt.bg.Wait()
+	nt.mu.Lock()
 	links := make([]*Pair, 0, len(nt.links))
 	for _, p := range nt.links {
 		links = append(links, p)

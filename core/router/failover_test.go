@@ -71,7 +71,7 @@ func TestSilentPeerDiesAndFailsOver(t *testing.T) {
 		}
 		fw := h.r.Lookup(x.addr())
 		if !fw.Selected() || fw.NextHop.Link() != b {
-			t.Fatalf("after failover lookup = %+v, want via b", fw)
+			t.Fatalf("after failover lookup = %+v (via %v), want via b", fw, fw.NextHop.Link())
 		}
 		ups := ofType(c.take(), wire.TLVUpdate)
 		if len(ups) != 1 || ups[0].Update.Metric != 200+h.r.Neighbour(b).Cost() {

@@ -37,8 +37,8 @@ type Neighbour struct {
 		head, count int
 	}
 
-	ihuBuf   []byte     // reader goroutine only: scratch for IHU replies
-	helloSeq wire.SeqNo // router goroutine only
+	ihuBuf   []byte        // reader goroutine only: scratch for IHU replies
+	helloSeq atomic.Uint32 // next Hello seqno
 
 	txPackets, txBytes, rxPackets, rxBytes atomic.Uint64
 }

@@ -57,6 +57,7 @@ type Router struct {
 	secretFor func(identity.PublicKey) (*identity.SharedSecret, error)
 
 	events chan event
+	deaths chan *Neighbour // from the liveness goroutine
 	quit   chan struct{}
 	stop   sync.Once
 	wg     sync.WaitGroup
@@ -105,6 +106,7 @@ func New(cfg Config, key *identity.KeyPair, obs Observer, log *slog.Logger) (*Ro
 		obs:     obs,
 		epoch:   now,
 		events:  make(chan event, cfg.EventQueue),
+		deaths:  make(chan *Neighbour, 64),
 		quit:    make(chan struct{}),
 		table:   make(map[netip.Prefix]*subnetEntry),
 		sources: make(sourceTable),
@@ -140,11 +142,15 @@ func (r *Router) Start(ctx context.Context) error {
 		return errors.New("router: already started")
 	}
 	ctx, r.cancel = context.WithCancel(ctx)
-	r.wg.Add(1)
+	r.wg.Add(2)
 	go func() {
 		defer r.wg.Done()
 		defer r.stop.Do(func() { close(r.quit) })
 		r.run(ctx)
+	}()
+	go func() {
+		defer r.wg.Done()
+		r.liveness(ctx)
 	}()
 	return nil
 }
@@ -181,6 +187,7 @@ func (r *Router) LinkUp(l link.Link) {
 	r.registry.Unlock()
 	r.m.PeerAdded.Add(1)
 	r.post(event{kind: evLinkUp, nb: nb})
+	r.sendHello(nb, time.Now(), make([]byte, 0, wire.MaxControlPacket))
 }
 
 // LinkDown removes the neighbour of l; its routes fail over (spec §4.13).
@@ -199,7 +206,11 @@ func (r *Router) LinkDown(l link.Link) {
 // HandleTLV processes one TLV received on l. Hello and IHU are handled on
 // the caller's goroutine so the IHU reply leaves at once (our processing
 // time is part of the peer's link cost for us); the rest is queued for the
-// router goroutine. It must be called from l's reader goroutine only.
+// router goroutine. When that queue is full, route and seqno requests and
+// Updates with a metric other than 0 are dropped (the reference drops the
+// latter two), so a busy router never stalls the link's reader for long:
+// only a neighbour's own-subnet Update waits. It must be called from l's
+// reader goroutine only.
 func (r *Router) HandleTLV(l link.Link, t *wire.TLV) {
 	r.m.ReceivedTLVs.Add(1)
 	nb := r.Neighbour(l)
@@ -224,7 +235,7 @@ func (r *Router) HandleTLV(l link.Link, t *wire.TLV) {
 		r.m.TimeIHU.Add(uint64(time.Since(start)))
 	case wire.TLVUpdate, wire.TLVRouteRequest, wire.TLVSeqnoRequest:
 		ev := event{kind: evTLV, nb: nb, tlv: *t}
-		if (t.Type == wire.TLVUpdate && t.Update.Metric != 0) || t.Type == wire.TLVSeqnoRequest {
+		if t.Type != wire.TLVUpdate || t.Update.Metric != 0 {
 			select {
 			case r.events <- ev:
 			default:
@@ -302,14 +313,10 @@ func (r *Router) do(ctx context.Context, fn func()) error {
 
 // run is the router goroutine.
 func (r *Router) run(ctx context.Context) {
-	hello := time.NewTicker(r.cfg.HelloInterval)
-	dead := time.NewTicker(r.cfg.DeadCheckInterval)
 	announce := time.NewTicker(r.cfg.UpdateInterval)
 	sweep := time.NewTicker(r.cfg.SweepInterval)
 	expiry := time.NewTimer(time.Hour)
 	defer func() {
-		hello.Stop()
-		dead.Stop()
 		announce.Stop()
 		sweep.Stop()
 		expiry.Stop()
@@ -322,10 +329,8 @@ func (r *Router) run(ctx context.Context) {
 			return
 		case ev := <-r.events:
 			r.handle(ev)
-		case now := <-hello.C:
-			r.sendHellos(now)
-		case now := <-dead.C:
-			r.checkDead(now)
+		case nb := <-r.deaths:
+			r.removePeer(nb)
 		case <-announce.C:
 			r.announceOwn(r.peers)
 		case now := <-sweep.C:
@@ -413,48 +418,6 @@ func (r *Router) send(nb *Neighbour, t *wire.TLV) {
 	}
 }
 
-// sendHellos sends the periodic Hello to every neighbour (spec §4.3).
-func (r *Router) sendHellos(now time.Time) {
-	for _, nb := range r.peers {
-		r.sendHello(nb, now)
-	}
-}
-
-func (r *Router) sendHello(nb *Neighbour, now time.Time) {
-	t := wire.TLV{Type: wire.TLVHello, Hello: wire.Hello{
-		Flags: wire.HelloFlagUnicast, Seqno: nb.helloSeq, Interval: centis(r.cfg.HelloInterval),
-	}}
-	nb.helloSeq++
-	nb.helloSent(now)
-	r.send(nb, &t)
-}
-
-// checkDead declares neighbours dead that sent neither an IHU nor any byte
-// for DeadInterval, and closes their links (spec §4.13).
-func (r *Router) checkDead(now time.Time) {
-	for i := 0; i < len(r.peers); {
-		nb := r.peers[i]
-		if silent := now.Sub(nb.lastHeard()); silent > r.cfg.DeadInterval {
-			r.log.Info("peer is dead", "peer", nb.link.String(), "silent", silent.Round(time.Millisecond))
-			r.m.PeerDied.Add(1)
-			r.registry.Lock()
-			if r.registry.byLink[nb.link] == nb {
-				delete(r.registry.byLink, nb.link)
-			}
-			r.registry.Unlock()
-			r.removePeer(nb)
-			l := nb.link
-			r.wg.Add(1)
-			go func() {
-				defer r.wg.Done()
-				l.Close()
-			}()
-			continue // removePeer shifted r.peers
-		}
-		i++
-	}
-}
-
 // addPeer runs the link-up actions of spec §2.2.
 func (r *Router) addPeer(nb *Neighbour) {
 	if nb.dead.Load() {
@@ -468,5 +431,4 @@ func (r *Router) addPeer(nb *Neighbour) {
 			r.send(nb, &wire.TLV{Type: wire.TLVRouteRequest, RouteRequest: wire.RouteRequest{Prefix: p}})
 		}
 	}
-	r.sendHello(nb, time.Now())
 }
