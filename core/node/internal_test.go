@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
 	"golang.zx2c4.com/wireguard/tun"
 
 	"github.com/mycelium-go/mycelium/core/identity"
@@ -289,3 +290,5 @@ func FuzzHandleControl(f *testing.F) {
 		b.n.HandleControl(b.links[0], pkt)
 	})
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -41,8 +41,12 @@ type waiting struct {
 
 // waitQueue holds the packets for one /64 and class.
 type waitQueue struct {
-	pkts []waiting
+	pkts   []waiting
+	wanted time.Time // when the router was last asked for the route
 }
+
+// rewant is how often a queue that keeps waiting asks the router again.
+const rewant = time.Second
 
 // waitClass is one bounded set of queues: outbound (waiting for a route to
 // the destination) or inbound (waiting for the source's key).
@@ -82,8 +86,10 @@ func key64(a netip.Addr) uint64 {
 }
 
 // add appends w to the queue of k; it reports whether w was accepted and
-// whether it started a new queue.
-func (c *waitClass) add(k uint64, w waiting) (ok, first bool) {
+// whether the router should be asked for the route: for a new queue, and
+// again every rewant while packets keep waiting (a query may have ended
+// without an answer while the queue lived on).
+func (c *waitClass) add(k uint64, w waiting) (ok, want bool) {
 	q := c.queues[k]
 	switch {
 	case q != nil && len(q.pkts) >= c.perSubnet:
@@ -96,13 +102,16 @@ func (c *waitClass) add(k uint64, w waiting) (ok, first bool) {
 	if q == nil {
 		q = &waitQueue{}
 		c.queues[k] = q
-		first = true
+	}
+	if w.at.Sub(q.wanted) >= rewant {
+		q.wanted = w.at
+		want = true
 	}
 	q.pkts = append(q.pkts, w)
 	c.count++
 	c.bytes += len(w.data)
 	c.ctr.Enqueued.Add(1)
-	return true, first
+	return true, want
 }
 
 // take removes and returns the queue of k.
@@ -167,16 +176,16 @@ func (q *pending) park(h wire.DataHeader, hop uint8, p []byte, now time.Time) {
 	q.hold(&q.in, key64(h.Src), w, h.Src)
 }
 
-// hold queues w; a new queue asks the router for the route. If the route
+// hold queues w and asks the router for the route when due. If the route
 // appeared meanwhile, the queue is released at once.
 func (q *pending) hold(c *waitClass, k uint64, w waiting, want netip.Addr) bool {
 	q.mu.Lock()
-	ok, first := c.add(k, w)
+	ok, ask := c.add(k, w)
 	q.mu.Unlock()
 	if !ok {
 		return false
 	}
-	if first {
+	if ask {
 		q.n.r.Want(want)
 	}
 	fw := q.n.r.Lookup(want)

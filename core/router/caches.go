@@ -67,15 +67,18 @@ func (c seqnoCache) sources(key seqnoKey) []*Neighbour {
 	return nil
 }
 
-// take removes key and returns the neighbours that asked us for it: the
-// request is answered.
+// take returns the neighbours that asked us for key and forgets them: the
+// request is answered. The entry itself stays until it ages out, so the
+// same request is still suppressed (an answer that does not satisfy the
+// asker must not turn into a request/answer loop).
 func (c seqnoCache) take(key seqnoKey) []*Neighbour {
 	info := c[key]
 	if info == nil {
 		return nil
 	}
-	delete(c, key)
-	return info.sources
+	src := info.sources
+	info.sources = nil
+	return src
 }
 
 // sweep drops requests first sent more than ttl ago.

@@ -36,9 +36,13 @@ type Config struct {
 	// SeqnoBumpInterval is the minimum time between two increments of our
 	// own seqno (reference: 4 s).
 	SeqnoBumpInterval time.Duration
-	// SeqnoCacheTTL is how long a sent seqno request suppresses duplicates
-	// (reference: 60 s).
+	// SeqnoCacheTTL is how long a sent seqno request is remembered, with
+	// the neighbours that asked for it (reference: 60 s).
 	SeqnoCacheTTL time.Duration
+	// SeqnoRetry is how long a seqno request we forwarded suppresses the
+	// same request (reference: the whole SeqnoCacheTTL, 60 s). A request
+	// that got lost on a link that went down can be retried after this.
+	SeqnoRetry time.Duration
 	// RouteRequestTTL is how long a sent route request suppresses
 	// duplicates to the same neighbours (reference: 15 s).
 	RouteRequestTTL time.Duration
@@ -75,6 +79,7 @@ func Default() Config {
 		RefreshThreshold:  15 * time.Second,
 		SeqnoBumpInterval: 4 * time.Second,
 		SeqnoCacheTTL:     60 * time.Second,
+		SeqnoRetry:        4 * time.Second,
 		RouteRequestTTL:   15 * time.Second,
 		SweepInterval:     5 * time.Second,
 		SourceGC:          30 * time.Minute,
@@ -103,6 +108,7 @@ func (c *Config) Validate() error {
 		{"RefreshThreshold", c.RefreshThreshold},
 		{"SeqnoBumpInterval", c.SeqnoBumpInterval},
 		{"SeqnoCacheTTL", c.SeqnoCacheTTL},
+		{"SeqnoRetry", c.SeqnoRetry},
 		{"RouteRequestTTL", c.RouteRequestTTL},
 		{"SweepInterval", c.SweepInterval},
 		{"SourceGC", c.SourceGC},

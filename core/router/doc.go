@@ -8,9 +8,13 @@
 //
 // One goroutine owns all routing state. Links feed it through LinkUp,
 // LinkDown and HandleTLV; API callers reach it through the snapshot
-// methods, which run a closure on that goroutine. Two things do not wait
+// methods, which run a closure on that goroutine. Three things do not wait
 // for it:
 //
+//   - A liveness goroutine sends the periodic Hellos and declares silent
+//     neighbours dead, so a router busy with a flood of Updates (every new
+//     route costs an X25519) neither stops its Hellos nor misses a dead
+//     link, and its neighbours do not take it for dead.
 //   - Hello and IHU are handled on the link's reader goroutine. A Hello is
 //     answered with an IHU immediately, because the time we take is part
 //     of the link cost our peer measures for us; an IHU updates the

@@ -15,6 +15,8 @@ func (r *Router) fireTimers(now time.Time) {
 			r.routeExpired(t.rt, now)
 		case t.e != nil:
 			r.queryExpired(t.e)
+		case t == &r.bumpTm:
+			r.bumpSeqno(now)
 		}
 	}
 }

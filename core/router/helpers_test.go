@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/mycelium-go/mycelium/core/identity"
 	"github.com/mycelium-go/mycelium/core/link"
 	"github.com/mycelium-go/mycelium/core/wire"
@@ -229,3 +231,5 @@ func (h *harness) fallbacks(p netip.Prefix) []RouteInfo {
 	}
 	return out
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -43,13 +43,20 @@ func requestable(p netip.Prefix) bool {
 
 // originateRouteRequest sends RouteRequest(generation 0, p) to every
 // neighbour that did not get one within the route request TTL (spec
-// §4.10). With markQueried, a subnet without routes becomes Queried.
+// §4.10). With markQueried, a subnet without routes becomes Queried; such
+// a new query goes to every neighbour, since whatever an earlier request
+// found is gone by now.
 func (r *Router) originateRouteRequest(p netip.Prefix, markQueried bool) {
 	now := time.Now()
-	if markQueried && r.table[p] == nil && !r.markQueried(p, now) {
-		return
+	var skip []*Neighbour
+	switch {
+	case markQueried && r.table[p] == nil:
+		if !r.markQueried(p, now) {
+			return
+		}
+	default:
+		skip = r.rrs.suppressed(p, 0, now, r.cfg.RouteRequestTTL)
 	}
-	skip := r.rrs.suppressed(p, 0, now, r.cfg.RouteRequestTTL)
 	t := wire.TLV{Type: wire.TLVRouteRequest, RouteRequest: wire.RouteRequest{Prefix: p}}
 	for _, nb := range r.peers {
 		if !slices.Contains(skip, nb) {
@@ -57,6 +64,7 @@ func (r *Router) originateRouteRequest(p netip.Prefix, markQueried bool) {
 		}
 	}
 	r.rrs.sent(p, 0, slices.Clone(r.peers), now)
+	r.log.Debug("route request sent", "subnet", p, "suppressed", len(skip), "peers", len(r.peers))
 }
 
 // markQueried adds p as a Queried subnet, unless MaxQueries are in flight.
@@ -156,6 +164,7 @@ func (r *Router) requestSeqno(src sourceKey, to, origin *Neighbour) int {
 		r.seqnos.forward(key, nb, origin, now)
 		n++
 	}
+	r.log.Debug("seqno request sent", "subnet", src.prefix, "seqno", seq, "router_id", src.rid.String(), "targets", n)
 	return n
 }
 
@@ -163,7 +172,8 @@ func (r *Router) requestSeqno(src sourceKey, to, origin *Neighbour) int {
 // (spec §4.11).
 func (r *Router) handleSeqnoRequest(nb *Neighbour, sr *wire.SeqnoRequest, now time.Time) {
 	key := seqnoKey{sr.RouterID, sr.Prefix, sr.Seqno}
-	if r.seqnos.sentWithin(key, now, r.cfg.SeqnoCacheTTL) {
+	if r.seqnos.sentWithin(key, now, r.cfg.SeqnoRetry) {
+		r.log.Debug("seqno request suppressed", "subnet", sr.Prefix, "seqno", sr.Seqno, "peer", nb.link.String())
 		r.m.SeqnoUnhandled.Add(1)
 		return
 	}
@@ -178,15 +188,16 @@ func (r *Router) handleSeqnoRequest(nb *Neighbour, sr *wire.SeqnoRequest, now ti
 		}
 	}
 	if sr.RouterID == r.id && sr.Prefix == r.subnet && sr.Seqno.Greater(r.seqno) {
-		if now.Sub(r.lastBump) < r.cfg.SeqnoBumpInterval {
-			r.m.SeqnoUnhandled.Add(1)
+		if wait := r.lastBump.Add(r.cfg.SeqnoBumpInterval); now.Before(wait) {
+			// Too soon after the last bump: bump when allowed instead of
+			// never (the reference drops the request, and the requesters'
+			// 60 s duplicate suppression then delays recovery by a minute).
+			if r.bumpTm.idx < 0 {
+				r.timers.schedule(&r.bumpTm, wait)
+			}
 			return
 		}
-		r.seqno++
-		r.lastBump = now
-		r.log.Debug("seqno bumped", "seqno", r.seqno)
-		r.announceOwn(r.peers)
-		r.m.SeqnoBump.Add(1)
+		r.bumpSeqno(now)
 		return
 	}
 	if sr.HopCount < 2 {
@@ -196,6 +207,7 @@ func (r *Router) handleSeqnoRequest(nb *Neighbour, sr *wire.SeqnoRequest, now ti
 	if sr.RouterID != r.id && r.forwardSeqno(nb, sr, key, now) {
 		return
 	}
+	r.log.Debug("seqno request unhandled", "subnet", sr.Prefix, "seqno", sr.Seqno, "peer", nb.link.String())
 	r.m.SeqnoUnhandled.Add(1)
 }
 
@@ -228,4 +240,15 @@ func (r *Router) forwardSeqno(from *Neighbour, sr *wire.SeqnoRequest, key seqnoK
 		}
 	}
 	return false
+}
+
+// bumpSeqno increments our seqno by one and announces our subnet to all
+// neighbours (spec §4.11 item 3).
+func (r *Router) bumpSeqno(now time.Time) {
+	r.timers.cancel(&r.bumpTm)
+	r.seqno++
+	r.lastBump = now
+	r.log.Debug("seqno bumped", "seqno", r.seqno)
+	r.announceOwn(r.peers)
+	r.m.SeqnoBump.Add(1)
 }

@@ -81,6 +81,7 @@ type Router struct {
 	queries  int // Queried subnets in the table
 	seqno    wire.SeqNo
 	lastBump time.Time
+	bumpTm   timer // a deferred seqno bump
 	buf      []byte
 }
 
@@ -118,6 +119,7 @@ func New(cfg Config, key *identity.KeyPair, obs Observer, log *slog.Logger) (*Ro
 		buf:      make([]byte, 0, wire.MaxControlPacket),
 	}
 	r.registry.byLink = make(map[link.Link]*Neighbour)
+	r.bumpTm.idx = -1
 	r.secretFor = key.SharedSecret
 	return r, nil
 }

@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// timer is one deadline in the router's timer heap: a route's expiry or a
-// queried subnet's timeout. It is embedded in what it belongs to, so a
+// timer is one deadline in the router's timer heap: a route's expiry, a
+// queried subnet's timeout, or (neither set) a deferred seqno bump. It is embedded in what it belongs to, so a
 // table of 100,000 routes needs no runtime timers and no extra goroutines.
 type timer struct {
 	at  time.Time

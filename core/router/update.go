@@ -36,6 +36,7 @@ func (r *Router) handleUpdate(nb *Neighbour, u *wire.Update, now time.Time) {
 	e := r.table[u.Prefix]
 	if e == nil || !e.hasRoutes() {
 		if !feasible || u.Metric.IsInfinite() {
+			r.log.Debug("update ignored", "subnet", u.Prefix, "seqno", u.Seqno, "metric", u.Metric, "feasible", feasible, "peer", nb.link.String())
 			if !feasible {
 				r.requestSeqno(src, nb, nil)
 			}
@@ -57,19 +58,36 @@ func (r *Router) handleUpdate(nb *Neighbour, u *wire.Update, now time.Time) {
 		return
 	}
 	r.m.RouteSelections.Add(1)
+	key := seqnoKey{u.RouterID, u.Prefix, u.Seqno}
 	if best := r.bestRoute(e); best != nil {
-		r.selectRoute(e, best)
+		r.selectRoute(e, r.satisfying(e, nb, best, key))
 	} else if old != nil {
 		r.requestSeqno(sourceKey{e.prefix, oldRID}, nil, nil)
 		r.selectRoute(e, nil)
 	}
-	key := seqnoKey{u.RouterID, u.Prefix, u.Seqno}
 	if sel := e.selected; bigChange(old != nil, oldRID, oldMetric, sel) {
 		r.seqnos.take(key) // the flood reaches whoever asked
 		r.triggerUpdate(e.prefix, nil)
 	} else if interested := r.seqnos.take(key); len(interested) > 0 {
 		r.triggerUpdate(e.prefix, interested)
 	}
+}
+
+// satisfying returns the route to select: best, unless neighbours asked us
+// for exactly this update (a seqno request we forwarded) and it arrived on
+// a route other than best from the same origin. Then that route is taken
+// despite the hysteresis: answering the askers with the old seqno of best
+// would not satisfy them, and advertising a route we do not use could loop.
+func (r *Router) satisfying(e *subnetEntry, nb *Neighbour, best *route, key seqnoKey) *route {
+	if len(r.seqnos.sources(key)) == 0 || best.rid != key.rid || !best.seqno.Less(key.seqno) {
+		return best
+	}
+	rt := e.routeFrom(nb)
+	if rt == nil || rt.retracted() || rt.rid != key.rid || rt.seqno != key.seqno ||
+		!r.sources.feasible(rt.source(), rt.seqno, rt.metric) {
+		return best
+	}
+	return rt
 }
 
 // bigChange decides a triggered update (spec §4.7 step 5): the route was
