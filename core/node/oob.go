@@ -63,11 +63,11 @@ func (n *Node) receiveOOB(s *rxScratch, h wire.DataHeader, hop uint8, payload []
 		return
 	}
 	fw := n.r.Lookup(origDst)
-	if fw == nil || fw.Secret == nil || len(payload) == oobMin {
+	if !fw.Keyed() || len(payload) == oobMin {
 		return // nothing we can quote
 	}
 	quote := payload[oobMin:]
-	plain, err := fw.Secret.Open(quote[:0], quote)
+	plain, err := fw.Secret().Open(quote[:0], quote)
 	if err != nil {
 		n.m.CryptoFailures.Add(1)
 		return

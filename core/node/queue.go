@@ -201,7 +201,7 @@ func (q *pending) ready(c *waitClass, fw *router.Forward) bool {
 	if c == &q.out {
 		return fw.Selected()
 	}
-	return fw != nil && fw.Secret != nil
+	return fw.Keyed()
 }
 
 // RouteEvent implements router.Observer. It runs on the router goroutine:

@@ -101,14 +101,14 @@ func (n *Node) forward(s *rxScratch, h wire.DataHeader, hop uint8, p []byte) {
 // the packet is parked (when mayPark) and the key is requested.
 func (n *Node) deliver(s *rxScratch, h wire.DataHeader, hop uint8, p []byte, mayPark bool) {
 	fw := n.r.Lookup(h.Src)
-	if fw == nil || fw.Secret == nil {
+	if !fw.Keyed() {
 		if mayPark {
 			n.q.park(h, hop, p, s.now)
 		}
 		return
 	}
 	body := p[wire.DataHeaderSize:]
-	plain, err := fw.Secret.Open(body[:0], body)
+	plain, err := fw.Secret().Open(body[:0], body)
 	if err != nil {
 		n.m.CryptoFailures.Add(1)
 		return

@@ -144,7 +144,7 @@ func (n *Node) originate(buf []byte, size int, kind byte, hop uint8, src, dst ne
 	}
 	n.r.Refresh(fw, now)
 	wire.PutUserHeader(buf[userHdrOff:], kind)
-	body := fw.Secret.SealInPlace(buf[userHdrOff:], wire.UserHeaderSize+size)
+	body := fw.Secret().SealInPlace(buf[userHdrOff:], wire.UserHeaderSize+size)
 	wire.PutDataHeader(buf[dataHdrOff:], wire.DataHeader{Length: uint16(len(body)), HopLimit: hop, Src: src, Dst: dst})
 	buf[0], buf[1], buf[2], buf[3] = wire.ProtocolVersion, wire.TypeData, 0, 0
 	pkt := buf[:userHdrOff+len(body)]

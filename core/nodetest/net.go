@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -27,7 +28,8 @@ type Options struct {
 	Node func(*node.Config)
 	// LinkCost is the static cost of the in-memory links (zero: 10).
 	LinkCost uint16
-	// Logger receives the nodes' logs (nil: discarded).
+	// Logger receives the nodes' logs (nil: discarded, unless the
+	// environment variable NODETEST_LOG names a file for debug logs).
 	Logger *slog.Logger
 	// Batch is the devices' batch size (zero: 16).
 	Batch int
@@ -74,7 +76,7 @@ func New(tb testing.TB, n int, opts Options) *Net {
 		opts.Batch = 16
 	}
 	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		opts.Logger = envLogger(tb)
 	}
 	nt := &Net{tb: tb, opts: opts, links: make(map[[2]int]*Pair), done: make(chan struct{})}
 	for i := range n {
@@ -318,12 +320,12 @@ func (nt *Net) Restart(i int) error {
 // neighbours.
 func (nt *Net) WaitLinks(ctx context.Context) error {
 	for i, m := range nt.Members {
-		want := len(nt.Neighbours(i))
 		for {
 			nbs, err := m.Node.Router().Neighbours(ctx)
 			if err != nil {
 				return fmt.Errorf("nodetest: node %d neighbours: %w", i, err)
 			}
+			want := len(nt.Neighbours(i)) // links may come back meanwhile
 			if len(nbs) == want {
 				break
 			}
@@ -386,4 +388,19 @@ func (nt *Net) Close() {
 		m.Node.Close()
 		m.readers.Wait()
 	}
+}
+
+// envLogger logs at debug level to the file NODETEST_LOG names, or
+// nowhere.
+func envLogger(tb testing.TB) *slog.Logger {
+	path := os.Getenv("NODETEST_LOG")
+	if path == "" {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		tb.Fatalf("nodetest: NODETEST_LOG: %v", err)
+	}
+	tb.Cleanup(func() { f.Close() })
+	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

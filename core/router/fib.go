@@ -24,8 +24,8 @@ type Forward struct {
 	// Key is the public key the prefix is bound to (spec §4.5, §5.4): the
 	// key of the router id that created the route list. Zero when Queried.
 	Key identity.PublicKey
-	// Secret seals and opens traffic with Key's owner. Nil when Queried.
-	Secret *identity.SharedSecret
+	// secret seals and opens traffic with Key's owner; nil when Queried.
+	secret *secretCell
 	// NextHop is the neighbour of the selected route; nil when the prefix
 	// has routes but none is selected, or is Queried.
 	NextHop *Neighbour
@@ -40,6 +40,42 @@ type Forward struct {
 
 // Selected reports whether the prefix has a selected route.
 func (f *Forward) Selected() bool { return f != nil && f.NextHop != nil }
+
+// Keyed reports whether the prefix's key is known (it has a route list).
+func (f *Forward) Keyed() bool { return f != nil && f.secret != nil }
+
+// Secret returns the sealing state shared with Key's owner, or nil when
+// the key is not known. The X25519 was computed when the route list was
+// created; the AES-GCM state (about 800 bytes) is built on first use, so
+// the many routes a node learns but never uses cost only their 32-byte
+// key. It is safe for concurrent use.
+func (f *Forward) Secret() *identity.SharedSecret {
+	if f == nil || f.secret == nil {
+		return nil
+	}
+	return f.secret.get()
+}
+
+// secretCell holds a prefix's raw shared secret and, once used, its
+// sealing state. All Forwards of a route list share one cell.
+type secretCell struct {
+	raw  [identity.KeySize]byte
+	aead atomic.Pointer[identity.SharedSecret]
+}
+
+func (c *secretCell) get() *identity.SharedSecret {
+	if s := c.aead.Load(); s != nil {
+		return s
+	}
+	s, err := identity.NewSharedSecret(c.raw)
+	if err != nil {
+		return nil // cannot happen with a 32-byte key
+	}
+	if c.aead.CompareAndSwap(nil, s) {
+		return s
+	}
+	return c.aead.Load()
+}
 
 // fibEntry is one slot of the open-addressing table: the upper 64 bits of
 // a /64 (0 marks an empty slot; no overlay /64 starts with 0) and its

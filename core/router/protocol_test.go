@@ -127,8 +127,12 @@ func TestAcquireRouteFloods(t *testing.T) {
 		// The secret is the X25519 of our key and x's.
 		want, _ := h.r.key.SharedKey(x.kp.Public())
 		got, _ := x.kp.SharedKey(h.r.key.Public())
-		if want != got || fw.Secret == nil {
+		if want != got || !fw.Keyed() || fw.secret.raw != want {
 			t.Fatal("shared secret mismatch")
+		}
+		// Sealing state is built once, on first use, and shared.
+		if s := fw.Secret(); s == nil || s != fw.Secret() || s != h.r.Lookup(x.addr()).Secret() {
+			t.Fatal("sealing state not built once")
 		}
 		if ev := h.obs.take(); !slices.Equal(ev, []string{x.subnet.String() + " key", x.subnet.String() + " selected"}) {
 			t.Errorf("events = %v", ev)
@@ -267,7 +271,7 @@ func TestRetractionAndExpiry(t *testing.T) {
 		b.take()
 		a.take()
 		h.send(a, x.update(1, wire.MetricInfinite))
-		if fw := h.r.Lookup(x.addr()); fw.Selected() || fw.Secret == nil {
+		if fw := h.r.Lookup(x.addr()); fw.Selected() || !fw.Keyed() {
 			t.Fatalf("after retraction lookup = %+v, want route list without selection", fw)
 		}
 		if ev := h.obs.take(); !slices.Equal(ev, []string{x.subnet.String() + " lost"}) {

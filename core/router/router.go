@@ -54,7 +54,7 @@ type Router struct {
 
 	// secretFor computes the shared secret for a route list (X25519).
 	// Tests replace it to build large tables cheaply.
-	secretFor func(identity.PublicKey) (*identity.SharedSecret, error)
+	secretFor func(identity.PublicKey) ([identity.KeySize]byte, error)
 
 	events chan event
 	deaths chan *Neighbour // from the liveness goroutine
@@ -120,7 +120,7 @@ func New(cfg Config, key *identity.KeyPair, obs Observer, log *slog.Logger) (*Ro
 	}
 	r.registry.byLink = make(map[link.Link]*Neighbour)
 	r.bumpTm.idx = -1
-	r.secretFor = key.SharedSecret
+	r.secretFor = key.SharedKey
 	return r, nil
 }
 

@@ -143,7 +143,7 @@ func (r *Router) Seqno(ctx context.Context) (wire.SeqNo, error) {
 // table and never waits.
 func (r *Router) PublicKeyOf(ip netip.Addr) (identity.PublicKey, bool) {
 	fw := r.fib.lookup(ip)
-	if fw == nil || fw.Secret == nil {
+	if !fw.Keyed() {
 		return identity.PublicKey{}, false
 	}
 	return fw.Key, true

@@ -33,7 +33,7 @@ func (rt *route) key() identity.PublicKey { return rt.rid.PublicKey() }
 type subnetEntry struct {
 	prefix   netip.Prefix
 	key      identity.PublicKey
-	secret   *identity.SharedSecret
+	secret   *secretCell
 	routes   []*route
 	selected *route
 	queried  bool
@@ -118,19 +118,19 @@ func (r *Router) flush() {
 func (r *Router) publish(e *subnetEntry) {
 	fw := &Forward{Prefix: e.prefix, Queried: e.queried && !e.hasRoutes()}
 	if e.hasRoutes() {
-		fw.Key, fw.Secret = e.key, e.secret
+		fw.Key, fw.secret = e.key, e.secret
 	}
 	if sel := e.selected; sel != nil {
 		fw.NextHop, fw.Expires = sel.nb, sel.expires()
 	}
 	old := e.pub
-	if old != nil && old.Key == fw.Key && old.Secret == fw.Secret && old.NextHop == fw.NextHop &&
+	if old != nil && old.Key == fw.Key && old.secret == fw.secret && old.NextHop == fw.NextHop &&
 		old.Expires.Equal(fw.Expires) && old.Queried == fw.Queried {
 		return
 	}
 	r.fib.set(e.prefix, fw)
 	e.pub = fw
-	if (old == nil || old.Secret == nil) && fw.Secret != nil {
+	if !old.Keyed() && fw.Keyed() {
 		r.notify(e.prefix, EventKey)
 	}
 	if !old.Selected() && fw.Selected() {
@@ -183,7 +183,7 @@ func (r *Router) deleteEntry(e *subnetEntry) {
 // makeRouteList turns e (nil, or a Queried entry) into a route list bound
 // to pub. It returns nil when pub cannot be used (low-order key).
 func (r *Router) makeRouteList(p netip.Prefix, e *subnetEntry, pub identity.PublicKey) *subnetEntry {
-	secret, err := r.secretFor(pub)
+	raw, err := r.secretFor(pub)
 	if err != nil {
 		r.log.Debug("refusing update with unusable key", "subnet", p, "err", err)
 		r.m.UpdateDenied.Add(1)
@@ -197,7 +197,7 @@ func (r *Router) makeRouteList(p netip.Prefix, e *subnetEntry, pub identity.Publ
 		e.queried = false
 		r.queries--
 	}
-	e.key, e.secret = pub, secret
+	e.key, e.secret = pub, &secretCell{raw: raw}
 	r.markDirty(e)
 	return e
 }
