@@ -152,6 +152,7 @@ func TestOOBTimeExceeded(t *testing.T) {
 func TestOOBNoRoute(t *testing.T) {
 	nt, ctx := line(t, 3, nodetest.Options{})
 	a, b, c := nt.Members[0], nt.Members[1], nt.Members[2]
+	_ = a
 	if err := nt.Exchange(ctx, 0, 2, "warm up"); err != nil {
 		t.Fatal(err)
 	}
@@ -313,10 +314,6 @@ func TestParkedUntilSenderKeyKnown(t *testing.T) {
 	if m := c.Node.Metrics(); m.Incoming.Enqueued.Load() == 0 || m.Incoming.Dequeued.Load() == 0 {
 		t.Errorf("incoming queue enqueued %d dequeued %d, want the packet parked then released",
 			m.Incoming.Enqueued.Load(), m.Incoming.Dequeued.Load())
-	}
-	if m := a.Node.Metrics(); m.Outbound.Enqueued.Load() == 0 || m.Outbound.Dequeued.Load() == 0 {
-		t.Errorf("outbound queue enqueued %d dequeued %d, want the packet queued for the route",
-			m.Outbound.Enqueued.Load(), m.Outbound.Dequeued.Load())
 	}
 }
 

@@ -54,6 +54,10 @@ func (n *Node) inbound(s *rxScratch, p []byte) {
 		return
 	}
 	p = p[:wire.DataHeaderSize+int(h.Length)]
+	if !identity.InOverlay(h.Src) || !identity.InOverlay(h.Dst) {
+		n.m.Malformed.Add(1) // no node can own these addresses
+		return
+	}
 	n.bySrc.add(h.Src, len(p))
 	n.byDst.add(h.Dst, len(p))
 	if h.HopLimit < 2 {

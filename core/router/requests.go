@@ -11,6 +11,9 @@ import (
 
 // want handles the data plane's need for a route to p (see Router.Want).
 func (r *Router) want(p netip.Prefix) {
+	if !requestable(p) {
+		return
+	}
 	e := r.table[p]
 	switch {
 	case e == nil:
