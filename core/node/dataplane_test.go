@@ -144,7 +144,11 @@ func TestOOBTimeExceeded(t *testing.T) {
 	if !bytes.Equal(quote, orig) {
 		t.Errorf("quote does not hold our packet as we sent it")
 	}
-	if nt.Members[1].Node.Metrics().RoutedTTL.Load() != 1 || nt.Members[1].Node.Metrics().OOBSent.Load() != 1 {
+	m1 := nt.Members[1].Node.Metrics()
+	for deadline := time.Now().Add(5 * time.Second); m1.OOBSent.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond) // counted after the report left
+	}
+	if m1.RoutedTTL.Load() != 1 || m1.OOBSent.Load() != 1 {
 		t.Error("node 1 did not count the expired packet and its report")
 	}
 }
