@@ -1,7 +1,7 @@
 package nodetest
 
 import (
-	"fmt"
+	"errors"
 	"net/netip"
 	"slices"
 	"sync"
@@ -20,7 +20,7 @@ const (
 )
 
 // ErrCut is the reason LinkDown reports for a cut link.
-var ErrCut = fmt.Errorf("nodetest: link cut")
+var ErrCut = errors.New("nodetest: link cut")
 
 // Pair is an in-memory link between two handlers: two ends, each a
 // link.Link, with a bounded queue and a delivery goroutine per direction.
