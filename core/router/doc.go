@@ -58,4 +58,30 @@
 // The RTT sample matches each IHU with the oldest unanswered Hello (links
 // are reliable and ordered, and every node answers each Hello with one
 // IHU), so RTTs longer than the Hello interval are measured right.
+//
+// # Other differences from the reference
+//
+// Everything on the wire is what the reference sends and accepts. The
+// behaviour differs where the reference can get stuck:
+//
+//   - A seqno request for our own subnet that arrives within 4 s of our
+//     last bump is honoured when the 4 s are over instead of dropped.
+//   - A seqno request we forwarded suppresses the same request for
+//     SeqnoRetry (4 s) instead of 60 s, and the suppression outlives the
+//     answer, so a lost request can be retried but an answer that does
+//     not satisfy the asker cannot start a request/answer loop.
+//   - When the answer to a forwarded seqno request arrives on a route
+//     other than the selected one, that route is selected, so the asker
+//     gets the seqno it asked for and we advertise the route we use.
+//   - A reply to a seqno request carries the metric through our next hop
+//     (the reference adds the cost of the link to the asker).
+//   - A new query (nothing known about the subnet) goes to every
+//     neighbour; the route request cache only suppresses repeats while
+//     routes or a query exist.
+//   - Route requests for prefixes no valid Update could answer (outside
+//     400::/7, shorter than /64) are dropped, and at most MaxQueries
+//     subnets are queried at once.
+//   - When the queue of input is full, route requests are dropped like
+//     Updates and seqno requests, so a link's reader never waits on a busy
+//     router except for a neighbour's own-subnet Update.
 package router
