@@ -24,5 +24,6 @@
 // The device may be nil (no-TUN mode): the node then routes and forwards
 // for others, answers route requests and carries messages, and drops
 // packets for the device. The Node takes ownership of the device and
-// closes it in Close; the device must accept concurrent Write calls.
+// closes it in Close. The node reads from one goroutine and serializes its
+// writes, so the device needs one reader and one writer at a time.
 package node

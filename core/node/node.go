@@ -53,8 +53,9 @@ type Node struct {
 	byDst  *ipStats
 	onMsg  atomic.Pointer[MessageHandler]
 
-	rxPool  sync.Pool // *rxScratch
-	bufPool sync.Pool // *[]byte send buffers
+	devMu   sync.Mutex // serializes device writes: devices promise one writer
+	rxPool  sync.Pool  // *rxScratch
+	bufPool sync.Pool  // *[]byte send buffers
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -239,6 +240,14 @@ func (n *Node) HandleData(l link.Link, pkts [][]byte) {
 	}
 	n.flushDevice(s)
 	n.rxPool.Put(s)
+}
+
+// writeDevice writes a batch of packets at tunOffset to the device. Links
+// deliver concurrently, and the devices allow one writer at a time.
+func (n *Node) writeDevice(bufs [][]byte) (int, error) {
+	n.devMu.Lock()
+	defer n.devMu.Unlock()
+	return n.dev.Write(bufs, tunOffset)
 }
 
 var _ link.Handler = (*Node)(nil)

@@ -35,7 +35,7 @@ func (s *rxScratch) icmpBuf() []byte {
 // flushDevice writes the batch collected in s to the device.
 func (n *Node) flushDevice(s *rxScratch) {
 	if len(s.dev) > 0 {
-		if _, err := n.dev.Write(s.dev, tunOffset); err != nil {
+		if _, err := n.writeDevice(s.dev); err != nil {
 			n.m.DeviceErrors.Add(1)
 			n.log.Debug("device write failed", "packets", len(s.dev), "err", err)
 		}

@@ -121,7 +121,7 @@ func (n *Node) icmpToDevice(st *txState, typ, code uint8, field uint32, p []byte
 	src, _ := ipv6Addrs(p)
 	size := putICMPv6(st.icmp[tunOffset:], n.addr, src, icmpHopLimit, typ, code, field, p)
 	st.batch[0] = st.icmp[:tunOffset+size]
-	if _, err := n.dev.Write(st.batch, tunOffset); err != nil {
+	if _, err := n.writeDevice(st.batch); err != nil {
 		n.m.DeviceErrors.Add(1)
 		return
 	}
