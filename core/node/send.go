@@ -98,7 +98,7 @@ func (n *Node) sendLocal(st *txState, buf []byte, size int, now time.Time) {
 	src, dst := ipv6Addrs(p)
 	switch {
 	case !identity.InOverlay(dst):
-		n.m.Malformed.Add(1) // e.g. link-local multicast the OS sends on the interface
+		n.m.NotOverlay.Add(1) // e.g. the OS's multicast listener reports on the interface
 	case identity.SameSubnet(dst, n.addr):
 		n.icmpToDevice(st, icmpUnreach, unreachAddress, 0, p)
 	case !identity.SameSubnet(src, n.addr):

@@ -104,6 +104,7 @@ type Metrics struct {
 	ForgedSource    atomic.Uint64 // inner source outside the sender's /64 (dropped)
 	ForgedDest      atomic.Uint64 // inner destination outside our /64 (dropped)
 	Malformed       atomic.Uint64 // undecodable data/control packets or payloads
+	NotOverlay      atomic.Uint64 // device packets for destinations outside 400::/7 (dropped)
 	LinkQueueFull   atomic.Uint64 // data packets dropped by a full link queue
 	ICMPSent        atomic.Uint64 // ICMPv6 errors written to the device
 	OOBSent         atomic.Uint64 // out-of-band ICMP reports sent to a source
@@ -142,6 +143,7 @@ func (m *Metrics) samples() []router.Sample {
 		plain("forged_source_dropped", "Packets dropped because the inner source is outside the sender's /64", &m.ForgedSource),
 		plain("forged_destination_dropped", "Packets dropped because the inner destination is outside our /64", &m.ForgedDest),
 		plain("malformed_packets", "Undecodable packets or payloads", &m.Malformed),
+		plain("not_overlay_dropped", "Device packets for destinations outside 400::/7", &m.NotOverlay),
 		plain("link_queue_full", "Data packets dropped by a full link queue", &m.LinkQueueFull),
 		plain("icmp_sent", "ICMPv6 errors written to the device", &m.ICMPSent),
 		plain("oob_icmp_sent", "Out-of-band ICMP reports sent", &m.OOBSent),
