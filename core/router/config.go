@@ -46,6 +46,11 @@ type Config struct {
 	// RouteRequestTTL is how long a sent route request suppresses
 	// duplicates to the same neighbours (reference: 15 s).
 	RouteRequestTTL time.Duration
+	// RouteRequestRetry is how long a route request we originated keeps us
+	// from asking the same neighbours again (the reference uses
+	// RouteRequestTTL). The data plane asks again at most once a second
+	// while packets wait, and what an earlier request found may be gone.
+	RouteRequestRetry time.Duration
 	// SweepInterval is how often the route request cache is swept
 	// (reference: 5 s).
 	SweepInterval time.Duration
@@ -81,6 +86,7 @@ func Default() Config {
 		SeqnoCacheTTL:     60 * time.Second,
 		SeqnoRetry:        4 * time.Second,
 		RouteRequestTTL:   15 * time.Second,
+		RouteRequestRetry: 2 * time.Second,
 		SweepInterval:     5 * time.Second,
 		SourceGC:          30 * time.Minute,
 		InitialLinkCost:   1000,
@@ -110,6 +116,7 @@ func (c *Config) Validate() error {
 		{"SeqnoCacheTTL", c.SeqnoCacheTTL},
 		{"SeqnoRetry", c.SeqnoRetry},
 		{"RouteRequestTTL", c.RouteRequestTTL},
+		{"RouteRequestRetry", c.RouteRequestRetry},
 		{"SweepInterval", c.SweepInterval},
 		{"SourceGC", c.SourceGC},
 	} {

@@ -76,8 +76,9 @@
 //   - A reply to a seqno request carries the metric through our next hop
 //     (the reference adds the cost of the link to the asker).
 //   - A new query (nothing known about the subnet) goes to every
-//     neighbour; the route request cache only suppresses repeats while
-//     routes or a query exist.
+//     neighbour, and a route request we originate suppresses repeats to
+//     the same neighbours for RouteRequestRetry (2 s) rather than 15 s;
+//     forwarded requests keep the reference's 15 s.
 //   - Route requests for prefixes no valid Update could answer (outside
 //     400::/7, shorter than /64) are dropped, and at most MaxQueries
 //     subnets are queried at once.

@@ -58,15 +58,19 @@ func (r *Router) originateRouteRequest(p netip.Prefix, markQueried bool) {
 			return
 		}
 	default:
-		skip = r.rrs.suppressed(p, 0, now, r.cfg.RouteRequestTTL)
+		skip = r.rrs.suppressed(p, 0, now, r.cfg.RouteRequestRetry)
 	}
 	t := wire.TLV{Type: wire.TLVRouteRequest, RouteRequest: wire.RouteRequest{Prefix: p}}
+	sent := 0
 	for _, nb := range r.peers {
 		if !slices.Contains(skip, nb) {
 			r.send(nb, &t)
+			sent++
 		}
 	}
-	r.rrs.sent(p, 0, slices.Clone(r.peers), now)
+	if sent > 0 { // a suppressed attempt must not extend the suppression
+		r.rrs.sent(p, 0, slices.Clone(r.peers), now)
+	}
 	r.log.Debug("route request sent", "subnet", p, "suppressed", len(skip), "peers", len(r.peers))
 }
 
@@ -118,6 +122,7 @@ func (r *Router) handleRouteRequest(nb *Neighbour, rr *wire.RouteRequest, now ti
 	skip := r.rrs.suppressed(p, gen, now, r.cfg.RouteRequestTTL)
 	t := wire.TLV{Type: wire.TLVRouteRequest, RouteRequest: wire.RouteRequest{Generation: gen, Prefix: p}}
 	receivers := make([]*Neighbour, 0, len(r.peers))
+	sent := 0
 	for _, peer := range r.peers {
 		if peer == nb {
 			continue
@@ -125,9 +130,12 @@ func (r *Router) handleRouteRequest(nb *Neighbour, rr *wire.RouteRequest, now ti
 		receivers = append(receivers, peer)
 		if !slices.Contains(skip, peer) {
 			r.send(peer, &t)
+			sent++
 		}
 	}
-	r.rrs.sent(p, gen, receivers, now)
+	if sent > 0 {
+		r.rrs.sent(p, gen, receivers, now)
+	}
 }
 
 // requestSeqno sends a seqno request for src (spec §4.11) to `to`, or to
