@@ -109,8 +109,8 @@ func testLogger(t testing.TB) (*slog.Logger, *logBuffer) {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})), lb
 }
 
-// node is one gateway under test.
-type node struct {
+// testNode is one gateway under test.
+type testNode struct {
 	g    *Gateway
 	key  identity.PublicKey
 	ov   Overlay
@@ -119,7 +119,7 @@ type node struct {
 
 // startNode starts a gateway for key on overlay ov with cfg and waits
 // until every enabled plugin runs.
-func startNode(t testing.TB, k identity.PublicKey, ov Overlay, id Identity, cfg Config, mod ...func(*Deps)) *node {
+func startNode(t testing.TB, k identity.PublicKey, ov Overlay, id Identity, cfg Config, mod ...func(*Deps)) *testNode {
 	t.Helper()
 	n := launchNode(t, k, ov, id, cfg, mod...)
 	for _, pc := range cfg.Plugins {
@@ -131,7 +131,7 @@ func startNode(t testing.TB, k identity.PublicKey, ov Overlay, id Identity, cfg 
 }
 
 // launchNode starts a gateway without waiting for its plugins.
-func launchNode(t testing.TB, k identity.PublicKey, ov Overlay, id Identity, cfg Config, mod ...func(*Deps)) *node {
+func launchNode(t testing.TB, k identity.PublicKey, ov Overlay, id Identity, cfg Config, mod ...func(*Deps)) *testNode {
 	t.Helper()
 	log, lb := testLogger(t)
 	sock, err := os.MkdirTemp("", "gwt")
@@ -154,11 +154,11 @@ func launchNode(t testing.TB, k identity.PublicKey, ov Overlay, id Identity, cfg
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = g.Close() })
-	return &node{g: g, key: k, ov: ov, logs: lb}
+	return &testNode{g: g, key: k, ov: ov, logs: lb}
 }
 
 // runner returns the supervisor of plugin name.
-func (n *node) runner(name string) *runner {
+func (n *testNode) runner(name string) *runner {
 	n.g.mu.Lock()
 	defer n.g.mu.Unlock()
 	for _, r := range n.g.mu.runners {
@@ -170,7 +170,7 @@ func (n *node) runner(name string) *runner {
 }
 
 // instance returns the running process of plugin name, or nil.
-func (n *node) instance(name string) *instance {
+func (n *testNode) instance(name string) *instance {
 	r := n.runner(name)
 	r.st.Lock()
 	defer r.st.Unlock()
@@ -178,7 +178,7 @@ func (n *node) instance(name string) *instance {
 }
 
 // waitState waits until plugin name is in state s.
-func (n *node) waitState(t testing.TB, name string, s State) PluginStatus {
+func (n *testNode) waitState(t testing.TB, name string, s State) PluginStatus {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
