@@ -168,31 +168,69 @@ func firstLine(s string) string {
 	return line
 }
 
-// gatewayConfig reads the gateway's part of the node's config file; no
-// file means the defaults.
-func gatewayConfig(path string) (gateway.Config, error) {
-	var cfg gateway.Config
+// nodeFile is the part of the node's config file the CLI's gateway
+// commands read. Other keys are ignored here (the node checks them).
+type nodeFile struct {
+	DataDir string `toml:"data_dir"`
+	gateway.Config
+}
+
+// readNodeFile reads the config file; no path means no file.
+func readNodeFile(path string) (nodeFile, error) {
+	var f nodeFile
 	if path == "" {
-		return cfg, nil
+		return f, nil
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return cfg, fmt.Errorf("read config: %w", err)
+		return f, fmt.Errorf("read config: %w", err)
 	}
-	if err := toml.Unmarshal(b, &cfg); err != nil {
-		return cfg, fmt.Errorf("config %s: %w", path, err)
+	if err := toml.Unmarshal(b, &f); err != nil {
+		return f, fmt.Errorf("config %s: %w", path, err)
 	}
-	return cfg, nil
+	return f, nil
 }
 
-// dataDir is the node's data directory: the flag's value, else
-// $MYCELIUM_DATA_DIR, else the directory of the key file.
+// gatewayConfig reads the gateway's part of the node's config file; no
+// file means the defaults.
+func gatewayConfig(path string) (gateway.Config, error) {
+	f, err := readNodeFile(path)
+	return f.Config, err
+}
+
+// configPath is the config file the node would read: -c, else the
+// reference's default path if it exists, else none.
+func (g *Globals) configPath() string {
+	if g.ConfigFile != "" {
+		return g.ConfigFile
+	}
+	if _, err := os.Stat(defaultConfigFile()); err == nil {
+		return defaultConfigFile()
+	}
+	return ""
+}
+
+// parseGatewayConfig decodes the gateway's tables of a config file.
+func parseGatewayConfig(raw []byte) (gateway.Config, error) {
+	var f nodeFile
+	if err := toml.Unmarshal(raw, &f); err != nil {
+		return f.Config, fmt.Errorf("gateway config: %w", err)
+	}
+	return f.Config, nil
+}
+
+// dataDir is the node's data directory as the node resolves it: the
+// flag's value, else $MYCELIUM_DATA_DIR, else data_dir from the config
+// file, else the directory of the key file.
 func (g *Globals) dataDir(flag string) string {
 	if flag != "" {
 		return flag
 	}
 	if d := os.Getenv("MYCELIUM_DATA_DIR"); d != "" {
 		return d
+	}
+	if f, err := readNodeFile(g.configPath()); err == nil && f.DataDir != "" {
+		return f.DataDir
 	}
 	return filepath.Dir(g.keyFile())
 }

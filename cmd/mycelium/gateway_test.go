@@ -87,4 +87,12 @@ func TestGatewayConfigAndDataDir(t *testing.T) {
 	if d := g.dataDir("/flag"); d != "/flag" {
 		t.Errorf("flag data dir %s", d)
 	}
+	t.Setenv("MYCELIUM_DATA_DIR", "")
+	if err := os.WriteFile(p, []byte("data_dir = \"/from/file\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g.ConfigFile = p
+	if d := g.dataDir(""); d != "/from/file" {
+		t.Errorf("data dir from the config file: %s", d)
+	}
 }

@@ -29,7 +29,7 @@ type PluginCmd struct {
 // streams. The plugin's exit status becomes mycelium's.
 func (c *PluginCmd) Run(g *Globals, k *kong.Context) error {
 	name := k.Selected().Name
-	cfg, err := gatewayConfig(g.ConfigFile)
+	cfg, err := gatewayConfig(g.configPath())
 	if err != nil {
 		return err
 	}
