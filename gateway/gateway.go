@@ -140,6 +140,13 @@ func (g *Gateway) openSocketDir(dir string) error {
 		}
 		g.socketDir, g.ownSocket = d, true
 	} else {
+		// Plugins run in their own working directory: hand them an
+		// absolute path.
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return fmt.Errorf("gateway: start: socket directory: %w", err)
+		}
+		dir = abs
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return fmt.Errorf("gateway: start: socket directory: %w", err)
 		}

@@ -11,9 +11,19 @@ import (
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/mycelium-go/mycelium/gateway"
 )
 
-// fileConfig is the TOML config file. It accepts every key of the
+// configFile is the whole TOML config file: the node's keys and the
+// gateway's tables, decoded strictly together so that a misspelt key
+// anywhere is an error.
+type configFile struct {
+	fileConfig
+	gateway.Config
+}
+
+// fileConfig holds the node's keys of the TOML config file. It accepts every key of the
 // reference node (spec §8.4) and adds ours. Unknown keys are an error that
 // names the key and its line.
 type fileConfig struct {
@@ -95,7 +105,7 @@ func defaultConfigFile() string {
 // it exists. An explicit path that does not exist is an error, as in the
 // reference. It returns the parsed file and its raw bytes (the gateway
 // decodes its own tables from the same bytes).
-func loadConfigFile(path string) (*fileConfig, []byte, error) {
+func loadConfigFile(path string) (*configFile, []byte, error) {
 	explicit := path != ""
 	if !explicit {
 		path = defaultConfigFile()
@@ -103,7 +113,7 @@ func loadConfigFile(path string) (*fileConfig, []byte, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		if !explicit && errors.Is(err, fs.ErrNotExist) {
-			return &fileConfig{}, nil, nil
+			return &configFile{}, nil, nil
 		}
 		return nil, nil, fmt.Errorf("config file: %w", err)
 	}
@@ -114,10 +124,10 @@ func loadConfigFile(path string) (*fileConfig, []byte, error) {
 	return cfg, raw, nil
 }
 
-// parseConfig decodes the node's keys of a config file, rejecting keys
-// neither the node nor the gateway knows.
-func parseConfig(raw []byte) (*fileConfig, error) {
-	var cfg fileConfig
+// parseConfig decodes a config file, rejecting keys neither the node nor
+// the gateway knows.
+func parseConfig(raw []byte) (*configFile, error) {
+	var cfg configFile
 	dec := toml.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&cfg); err != nil {

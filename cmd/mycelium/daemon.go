@@ -21,6 +21,7 @@ import (
 	"github.com/mycelium-go/mycelium/core/node"
 	"github.com/mycelium-go/mycelium/core/socks5"
 	coretun "github.com/mycelium-go/mycelium/core/tun"
+	"github.com/mycelium-go/mycelium/gateway"
 )
 
 // Run runs the node until SIGINT or SIGTERM.
@@ -29,7 +30,7 @@ func (c *RunCmd) Run(g *Globals, kctx *kong.Context) error {
 	if err != nil {
 		return err
 	}
-	s, err := c.mergeSettings(g, kctx, file)
+	s, err := c.mergeSettings(g, kctx, &file.fileConfig)
 	if err != nil {
 		return err
 	}
@@ -64,6 +65,7 @@ type daemon struct {
 	stack   *netstack.Stack // nil unless device == netstack
 	node    *node.Node
 	links   *link.Manager
+	gw      *gateway.Gateway // nil without a device
 	closers []func() error
 }
 
@@ -120,6 +122,9 @@ func newDaemon(ctx context.Context, s *settings, log *slog.Logger) (d *daemon, e
 
 	if err := d.startSOCKS5(ctx); err != nil {
 		return nil, err
+	}
+	if d.gw, err = d.startGateway(ctx); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	log.Info("mycelium node running",
 		"address", kp.Address(), "subnet", kp.Subnet(), "public_key", kp.Public().String(),
@@ -218,6 +223,11 @@ func listenLocal(addr string) (net.Listener, error) {
 // reload re-reads what can change at runtime (SIGHUP).
 func (d *daemon) reload() {
 	d.log.Info("reload requested")
+	if err := d.reloadGateway(d.gw); err != nil {
+		d.log.Error("reload failed; the running configuration is unchanged", "err", err)
+		return
+	}
+	d.log.Info("reloaded")
 }
 
 // Close stops everything in reverse order of start.

@@ -14,8 +14,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/pelletier/go-toml/v2"
-
 	"github.com/mycelium-go/mycelium/gateway"
 )
 
@@ -168,34 +166,24 @@ func firstLine(s string) string {
 	return line
 }
 
-// nodeFile is the part of the node's config file the CLI's gateway
-// commands read. Other keys are ignored here (the node checks them).
-type nodeFile struct {
-	DataDir string `toml:"data_dir"`
-	gateway.Config
-}
-
-// readNodeFile reads the config file; no path means no file.
-func readNodeFile(path string) (nodeFile, error) {
-	var f nodeFile
+// readNodeFile reads and strictly parses the config file; no path means
+// no file (the defaults).
+func readNodeFile(path string) (*configFile, error) {
 	if path == "" {
-		return f, nil
+		return &configFile{}, nil
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return f, fmt.Errorf("read config: %w", err)
-	}
-	if err := toml.Unmarshal(b, &f); err != nil {
-		return f, fmt.Errorf("config %s: %w", path, err)
-	}
-	return f, nil
+	cfg, _, err := loadConfigFile(path)
+	return cfg, err
 }
 
 // gatewayConfig reads the gateway's part of the node's config file; no
 // file means the defaults.
 func gatewayConfig(path string) (gateway.Config, error) {
 	f, err := readNodeFile(path)
-	return f.Config, err
+	if err != nil {
+		return gateway.Config{}, err
+	}
+	return f.Config, nil
 }
 
 // configPath is the config file the node would read: -c, else the
@@ -212,9 +200,12 @@ func (g *Globals) configPath() string {
 
 // parseGatewayConfig decodes the gateway's tables of a config file.
 func parseGatewayConfig(raw []byte) (gateway.Config, error) {
-	var f nodeFile
-	if err := toml.Unmarshal(raw, &f); err != nil {
-		return f.Config, fmt.Errorf("gateway config: %w", err)
+	if raw == nil {
+		return gateway.Config{}, nil
+	}
+	f, err := parseConfig(raw)
+	if err != nil {
+		return gateway.Config{}, err
 	}
 	return f.Config, nil
 }
