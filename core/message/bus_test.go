@@ -171,8 +171,11 @@ func TestDefaultReject(t *testing.T) {
 	n := newMemNet()
 	a := n.add(t, nil)
 	b := n.add(t, func(c *Config) { c.Topics.DefaultAccept = false })
-	if _, err := a.bus.Push(Outgoing{Dst: b.addr(), Topic: []byte("x"), Payload: []byte("no")}); err != nil {
+	if _, err := a.bus.Push(Outgoing{Dst: b.addr(), Topic: []byte("x"), Payload: []byte("no"), Timeout: time.Second}); err != nil {
 		t.Fatal(err)
+	}
+	for b.bus.c.drops[dropACL].Load() == 0 {
+		time.Sleep(time.Millisecond)
 	}
 	b.bus.SetDefaultAccept(true)
 	if _, err := a.bus.Push(Outgoing{Dst: b.addr(), Topic: []byte("x"), Payload: []byte("yes")}); err != nil {
