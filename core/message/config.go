@@ -67,10 +67,14 @@ type Config struct {
 	InitialWindow, MinWindow, MaxWindow int
 	// RTO tuning: the timeout before any RTT sample, and its bounds.
 	InitialRTO, MinRTO, MaxRTO time.Duration
+
+	// fixedWindow disables the congestion response (tests compare with
+	// the reference's send-everything discipline).
+	fixedWindow bool
 }
 
 // Default returns the defaults: 16 MiB messages, 5-minute deadlines, an
-// inbox of 4096 messages and 256 MiB (1024 and 64 MiB per topic), 256
+// inbox of 4096 messages and 256 MiB (1024 and 64 MiB per topic), 1024
 // incoming transfers idle at most a minute.
 func Default() Config {
 	return Config{
@@ -80,7 +84,7 @@ func Default() Config {
 		MaxStatus:        8192,
 		MaxOutbound:      1024,
 		MaxOutboundBytes: 256 << 20,
-		MaxPending:       256,
+		MaxPending:       1024,
 		PendingTimeout:   time.Minute,
 		MaxInboxMessages: 4096,
 		MaxInboxBytes:    256 << 20,

@@ -48,6 +48,7 @@ type chunkTx struct {
 	acked  bool
 	lost   bool // declared lost, queued for retransmission
 	retx   bool // sent more than once: no RTT sample (Karn)
+	rto    bool // resent by a retransmission timeout
 }
 
 type flightEntry struct{ idx, seq uint32 }
@@ -66,6 +67,10 @@ type outbound struct {
 	deadline time.Time
 	// wake nudges the transfer's goroutine to recompute its timer.
 	wake chan struct{}
+	// sendMu is taken under mu and held while frames go out, so frames
+	// leave in the order they were decided (sequence order); the loss
+	// detection depends on it. Never take mu while holding sendMu.
+	sendMu sync.Mutex
 
 	mu       sync.Mutex
 	data     []byte // nil once finished
@@ -102,9 +107,7 @@ func (o *outbound) run(ctx context.Context) {
 		now := time.Now()
 		o.mu.Lock()
 		ops, next, done := o.tickLocked(now, nil)
-		data := o.data
-		o.mu.Unlock()
-		o.transmit(ops, data)
+		o.unlockAndSend(ops)
 		if done {
 			o.b.finish(o)
 			return
@@ -147,7 +150,7 @@ func (o *outbound) tickLocked(now time.Time, ops []op) ([]op, time.Time, bool) {
 		next = o.ctrlAt.Add(o.rtt.rto())
 	case txSending:
 		if e, ok := o.oldestLocked(); ok && !now.Before(o.chunks[e.idx].sentAt.Add(o.rtt.rto())) {
-			o.timeoutLocked()
+			ops = o.timeoutLocked(now, ops)
 		}
 		ops = o.fillLocked(now, ops)
 		next = now.Add(o.rtt.rto())
@@ -186,19 +189,37 @@ func (o *outbound) compactFlightLocked() {
 	}
 }
 
-// timeoutLocked declares everything in flight lost after a
-// retransmission timeout.
-func (o *outbound) timeoutLocked() {
+// timeoutLocked answers a retransmission timeout: the oldest chunk in
+// flight is declared lost and the window collapses. The rest stay in
+// flight: if the path only slowed down their ACKs still come, and if they
+// were lost too, the ACK of the retransmission declares them lost (they
+// were sent more than dupThresh transmissions before it). The
+// reference-like mode resends everything, as the reference does.
+// The oldest chunk is resent at once, whatever the window.
+func (o *outbound) timeoutLocked(now time.Time, ops []op) []op {
 	o.b.c.timeouts.Add(1)
 	o.win.timeout(o.inflight, o.txSeq)
+	o.rtt.backOff()
+	first, found := uint32(0), false
 	for ; o.head < len(o.flight); o.head++ {
 		e := o.flight[o.head]
 		if c := &o.chunks[e.idx]; !c.acked && !c.lost && c.seq == e.seq {
 			o.markLostLocked(e.idx)
+			if !found {
+				first, found = e.idx, true
+			}
+			if !o.win.fixed {
+				o.head++
+				break
+			}
 		}
 	}
 	o.compactFlightLocked()
-	o.rtt.backOff()
+	if found && !o.win.fixed {
+		o.chunks[first].rto = true
+		ops = o.sendChunkLocked(first, now, ops)
+	}
+	return ops
 }
 
 func (o *outbound) markLostLocked(idx uint32) {
@@ -234,18 +255,23 @@ func (o *outbound) fillLocked(now time.Time, ops []op) []op {
 		if !ok {
 			break
 		}
-		c := &o.chunks[idx]
-		if c.seq != 0 {
-			c.retx = true
-			o.b.c.retransmits.Add(1)
-		}
-		o.txSeq++
-		c.seq, c.sentAt, c.lost = o.txSeq, now, false
-		o.flight = append(o.flight, flightEntry{idx: idx, seq: o.txSeq})
-		o.inflight++
-		ops = append(ops, op{kind: opChunk, idx: idx})
+		ops = o.sendChunkLocked(idx, now, ops)
 	}
 	return ops
+}
+
+// sendChunkLocked records a transmission of chunk idx.
+func (o *outbound) sendChunkLocked(idx uint32, now time.Time, ops []op) []op {
+	c := &o.chunks[idx]
+	if c.seq != 0 {
+		c.retx = true
+		o.b.c.retransmits.Add(1)
+	}
+	o.txSeq++
+	c.seq, c.sentAt, c.lost = o.txSeq, now, false
+	o.flight = append(o.flight, flightEntry{idx: idx, seq: o.txSeq})
+	o.inflight++
+	return append(ops, op{kind: opChunk, idx: idx})
 }
 
 // onAckLocked handles an ACK from the receiver. It returns the frames to
@@ -295,11 +321,20 @@ func (o *outbound) onChunkAckLocked(f *wire.MessageFrame, now time.Time, ops []o
 		o.inflight--
 	}
 	c.lost = false
-	if !c.retx {
+	switch {
+	case !c.retx:
 		o.rtt.sample(now.Sub(c.sentAt))
+		o.detectLossLocked(c.seq)
+	case now.Sub(c.sentAt) >= o.rtt.srtt/2:
+		// Probably the ACK of the retransmission: what was sent before it
+		// and is still unacked is lost.
+		o.detectLossLocked(c.seq)
+	case c.rto:
+		// Too soon for the retransmission: the original was only late,
+		// and so was the timeout. Undo its window collapse.
+		o.win.undo()
 	}
 	o.win.acked()
-	o.detectLossLocked(c.seq)
 	if o.acked == o.lay.count {
 		return o.allAckedLocked(now, ops), true
 	}
@@ -309,6 +344,9 @@ func (o *outbound) onChunkAckLocked(f *wire.MessageFrame, now time.Time, ops []o
 // detectLossLocked declares lost every unacked transmission sent more
 // than dupThresh transmissions before the one just acked.
 func (o *outbound) detectLossLocked(ackSeq uint32) {
+	if o.win.fixed {
+		return // the reference only retransmits on its timer
+	}
 	for o.head < len(o.flight) {
 		e := o.flight[o.head]
 		c := &o.chunks[e.idx]
@@ -355,27 +393,43 @@ func (o *outbound) sendFailedLocked(ops []op, now time.Time) {
 	o.blocked = now.Add(5 * time.Millisecond)
 }
 
-// transmit builds and sends ops. data is the message data captured
-// under the lock with them.
-func (o *outbound) transmit(ops []op, data []byte) {
+// unlockAndSend releases mu and sends ops, in order with every other
+// batch of this transfer. A frame the transport refuses, and the frames
+// after it, are taken back.
+func (o *outbound) unlockAndSend(ops []op) {
 	if len(ops) == 0 {
+		o.mu.Unlock()
 		return
 	}
+	data := o.data
+	o.sendMu.Lock()
+	o.mu.Unlock()
+	k := o.transmit(ops, data)
+	o.sendMu.Unlock()
+	if k >= 0 {
+		o.mu.Lock()
+		o.sendFailedLocked(ops[k:], time.Now())
+		o.mu.Unlock()
+		o.nudge()
+	}
+}
+
+// transmit builds and sends ops; data is the message data captured with
+// them. It returns the index of the first op the transport refused, or
+// -1. The reference-like mode ignores refusals, as the reference does.
+func (o *outbound) transmit(ops []op, data []byte) int {
 	bp := framePool.Get().(*[]byte)
 	defer framePool.Put(bp)
 	for k, p := range ops {
 		*bp = o.frame((*bp)[:0], p, data)
-		if err := o.b.send(o.dst, *bp); err != nil {
-			o.mu.Lock()
-			o.sendFailedLocked(ops[k:], time.Now())
-			o.mu.Unlock()
-			o.nudge()
-			return
+		if err := o.b.send(o.dst, *bp); err != nil && !o.win.fixed {
+			return k
 		}
 		if p.kind == opChunk {
 			o.b.c.chunksSent.Add(1)
 		}
 	}
+	return -1
 }
 
 func (o *outbound) frame(buf []byte, p op, data []byte) []byte {

@@ -328,9 +328,7 @@ func (b *Bus) handleAck(src netip.Addr, f *wire.MessageFrame) {
 	var buf [16]op
 	o.mu.Lock()
 	ops, wake := o.onAckLocked(f, time.Now(), buf[:0])
-	data := o.data
-	o.mu.Unlock()
-	o.transmit(ops, data)
+	o.unlockAndSend(ops)
 	if wake {
 		o.nudge()
 	}

@@ -63,12 +63,16 @@ type window struct {
 	// recover is the transmission sequence number up to which a loss is
 	// part of the episode already answered.
 	recover uint32
+	fixed   bool
+	// prior is the window before the last timeout, restored if the
+	// timeout proves spurious.
+	prior struct{ cwnd, ssthresh float64 }
 }
 
 func newWindow(c *Config) window {
 	return window{
 		cwnd: float64(c.InitialWindow), ssthresh: float64(c.MaxWindow),
-		min: float64(c.MinWindow), max: float64(c.MaxWindow),
+		min: float64(c.MinWindow), max: float64(c.MaxWindow), fixed: c.fixedWindow,
 	}
 }
 
@@ -87,7 +91,7 @@ func (w *window) acked() {
 // lost answers a loss of the chunk sent as seq; txSeq is the latest
 // sequence number. It reports whether the window shrank.
 func (w *window) lost(seq, txSeq uint32) bool {
-	if seq <= w.recover {
+	if seq <= w.recover || w.fixed {
 		return false
 	}
 	w.ssthresh = max(w.cwnd/2, w.min)
@@ -98,7 +102,19 @@ func (w *window) lost(seq, txSeq uint32) bool {
 
 // timeout collapses the window after a retransmission timeout.
 func (w *window) timeout(inflight int, txSeq uint32) {
+	if w.fixed {
+		return
+	}
+	w.prior.cwnd, w.prior.ssthresh = w.cwnd, w.ssthresh
 	w.ssthresh = max(float64(inflight)/2, w.min)
 	w.cwnd = w.min
 	w.recover = txSeq
+}
+
+// undo restores the window a spurious timeout collapsed.
+func (w *window) undo() {
+	if w.prior.cwnd > w.cwnd {
+		w.cwnd, w.ssthresh = w.prior.cwnd, w.prior.ssthresh
+	}
+	w.prior.cwnd = 0
 }
