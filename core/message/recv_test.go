@@ -51,7 +51,9 @@ func (c *capture) take() []wire.MessageFrame {
 // anyKey answers every key lookup with one key.
 type anyKey identity.PublicKey
 
-func (k anyKey) PublicKeyOf(netip.Addr) (identity.PublicKey, bool) { return identity.PublicKey(k), true }
+func (k anyKey) PublicKeyOf(netip.Addr) (identity.PublicKey, bool) {
+	return identity.PublicKey(k), true
+}
 
 func identityAddr(t testing.TB) netip.Addr {
 	t.Helper()
