@@ -68,7 +68,9 @@ func statusOf(err error) (int, string) {
 	case errors.Is(err, message.ErrUnknownTopic):
 		return http.StatusNotFound, "topic is not configured"
 	case errors.Is(err, message.ErrInFlight):
-		return http.StatusConflict, "a reply to this message is still being sent"
+		return http.StatusConflict, "a message with this id is still being sent"
+	case errors.Is(err, message.ErrReplied):
+		return http.StatusConflict, "this message was already replied to"
 	case errors.Is(err, message.ErrBusy):
 		return http.StatusServiceUnavailable, "too many messages are being sent; try again later"
 	case errors.Is(err, message.ErrClosed), errors.Is(err, message.ErrNotStarted):

@@ -135,6 +135,7 @@ var (
 	ErrBusy          = errors.New("message: too many messages being sent")
 	ErrDestination   = errors.New("message: destination is not an overlay address")
 	ErrInFlight      = errors.New("message: a message with this id is still being sent")
+	ErrReplied       = errors.New("message: this message was already replied to")
 	ErrUnknownTopic  = errors.New("message: topic not configured")
 	ErrBadSubnet     = errors.New("message: bad subnet")
 	ErrNotStarted    = errors.New("message: bus not started")

@@ -138,8 +138,16 @@ func (b *Bus) register(o *outbound) error {
 	if b.out.active >= b.cfg.MaxOutbound || b.out.activeBytes+int64(o.length) > b.cfg.MaxOutboundBytes {
 		return ErrBusy
 	}
-	if old := b.out.m[o.id]; old != nil && !old.isFinished() {
-		return ErrInFlight
+	if old := b.out.m[o.id]; old != nil {
+		// The receiver ignores a second transfer with the id of one it
+		// completed (as the reference does), so a second reply would
+		// never arrive.
+		if old.flags&o.flags&wire.MsgReply != 0 {
+			return ErrReplied
+		}
+		if !old.isFinished() {
+			return ErrInFlight
+		}
 	}
 	b.out.m[o.id] = o
 	b.out.active++
