@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mycelium-go/mycelium/core/metrics"
 	"github.com/mycelium-go/mycelium/core/wire"
 )
 
@@ -394,4 +395,30 @@ func pendingCount(b *Bus) int {
 	b.in.mu.Lock()
 	defer b.in.mu.Unlock()
 	return len(b.in.m)
+}
+
+func TestSamplesExport(t *testing.T) {
+	n := newMemNet()
+	a := n.add(t, nil)
+	e := metrics.NewExporter()
+	e.Add(a.bus.Samples)
+	reg := e.Registry()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	found := map[string]string{}
+	for _, f := range fams {
+		found[f.GetName()] = f.GetType().String()
+	}
+	for name, typ := range map[string]string{
+		"mycelium_message_inbox_messages": "GAUGE",
+		"mycelium_message_dropped":        "COUNTER",
+		"mycelium_message_frames":         "COUNTER",
+		"mycelium_message_outbound_bytes": "GAUGE",
+	} {
+		if found[name] != typ {
+			t.Errorf("%s: type %q, want %s", name, found[name], typ)
+		}
+	}
 }
