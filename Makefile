@@ -11,7 +11,7 @@ RUN_DIR   ?= $(CURDIR)/.run
 FUZZTIME  ?= 20s
 TESTFLAGS ?=
 
-.PHONY: help build plugins run test unit e2e fuzz lint bench clean
+.PHONY: help build plugins run test unit e2e fuzz lint bench proto clean
 
 help: ## show this help
 	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -56,6 +56,9 @@ lint: ## gofmt, go vet, and the import-rule test
 
 bench: ## Go benchmarks of the hot paths, with -benchmem
 	$(GO) test -run '^$$' -bench . -benchmem ./core/...
+
+proto: ## regenerate the plugin gRPC code (needs Debian's protobuf-compiler)
+	$(GO) generate ./plugins/sdk/proto
 
 clean: ## remove build output
 	rm -rf $(BIN) $(RUN_DIR)

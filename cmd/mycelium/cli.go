@@ -18,6 +18,7 @@ type Globals struct {
 type CLI struct {
 	Globals
 
+	Run          RunCmd          `cmd:"" default:"withargs" help:"Run the node (the default command; flags as in the reference node)."`
 	Inspect      InspectCmd      `cmd:"" help:"Print a public key and its overlay address (own key if none given)."`
 	GenerateKeys GenerateKeysCmd `cmd:"" name:"generate-keys" help:"Generate a new key file."`
 

@@ -11,6 +11,8 @@ import (
 	"os"
 
 	"github.com/alecthomas/kong"
+
+	coretun "github.com/mycelium-go/mycelium/core/tun"
 )
 
 var version = "dev"
@@ -26,13 +28,13 @@ func run(args []string) int {
 		kong.Name("mycelium"),
 		kong.Description("A Mycelium overlay network node and protocol gateway."),
 		kong.UsageOnError(),
-		kong.Vars{"version": version},
+		kong.Vars{"version": version, "tun_name": coretun.DefaultName},
 	)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mycelium:", err)
 		return 2
 	}
-	ctx, err := parser.Parse(args)
+	ctx, err := parser.Parse(expandPeerArgs(args))
 	if err != nil {
 		parser.Errorf("%s", err)
 		return 2

@@ -6,6 +6,40 @@
 // A Link is one live connection to a neighbour. Everything a link reads is
 // handed to a Handler (the node); everything the node sends goes through
 // Link methods.
+//
+// # Stream links
+//
+// A stream link (TCP, or any net.Conn via Manager.AddConn) carries the
+// concatenated packets of spec §2.3. Its reader makes large reads into
+// one reused buffer, splits frames with wire.FrameSize, delivers control
+// packets one by one and the data packets of each read as one batch; any
+// framing error, read error or EOF ends the link at once (the reason
+// wraps ErrProtocol for bad bytes). Its writer is one goroutine that
+// takes everything queued (double buffering) and writes it with one
+// writev per chunk of whole frames; control frames have their own queue,
+// are written first and are picked up again between data chunks. On
+// Linux TCP_NOTSENT_LOWAT keeps the kernel's unsent backlog small, so the
+// backlog stays where control can overtake it. SendData never blocks: it
+// returns ErrQueueFull beyond Config.SendQueueBytes.
+//
+// # QUIC links
+//
+// QUIC links follow spec §2.4: one UDP socket to listen and dial, a fresh
+// self-signed P-256 certificate named by the router ID, SNI
+// "dummy.mycelium", no certificate verification and no ALPN. The dialler
+// opens one bidirectional stream that carries control packets (and data
+// packets too large for a datagram); every other data packet travels in
+// one DATAGRAM frame. The dialler's stream becomes visible to the peer
+// with its first write, so the Handler must send something on LinkUp (the
+// node sends its Update, spec §2.2). With quic-go's 1452-byte packets the
+// datagram limit is 1415 bytes, so a full-size 1472-byte overlay packet
+// always takes the stream; QUICStats reports the counts.
+//
+// # Liveness
+//
+// Links detect a broken transport themselves. A silent neighbour is the
+// node's to judge, from Hello/IHU timing and LastReceive; it then calls
+// Close, and the Handler gets LinkDown.
 package link
 
 import (

@@ -140,3 +140,20 @@ func ConnContext(ctx context.Context, c net.Conn) context.Context {
 	}
 	return ctx
 }
+
+// MarshalText encodes k as 64 lowercase hex digits (for JSON and TOML).
+func (k PublicKey) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText parses 64 hex digits; empty text is the zero key.
+func (k *PublicKey) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*k = PublicKey{}
+		return nil
+	}
+	v, err := ParsePublicKey(string(b))
+	if err != nil {
+		return err
+	}
+	*k = v
+	return nil
+}

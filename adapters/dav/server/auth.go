@@ -1,0 +1,194 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/mycelium-go/mycelium/adapters/dav/passwd"
+	"github.com/mycelium-go/mycelium/adapters/dav/store"
+	"github.com/mycelium-go/mycelium/plugins/sdk"
+)
+
+// identity is the authenticated caller.
+type identity struct {
+	principal string // principal id: account name or key hex
+	display   string
+}
+
+// authenticator maps connections to principals: overlay peers by their
+// proven public key (or the account linked to it), loopback clients by
+// HTTP Basic against the local accounts.
+type authenticator struct {
+	store *store.Store
+	links map[sdk.PublicKey]string
+	realm string
+
+	// verify bounds concurrent argon2id verifications (19 MiB each).
+	verify chan struct{}
+
+	mu struct {
+		sync.Mutex
+		// cache remembers recent successful logins so that a DAV client,
+		// which sends credentials with every request, costs one argon2id
+		// run per cacheTTL rather than per request. An entry is valid
+		// only while the stored hash is unchanged.
+		cache map[string]cacheEntry
+		// fail rate-limits wrong passwords per account name.
+		fail map[string]*rate.Limiter
+	}
+}
+
+type cacheEntry struct {
+	hash    string
+	sum     [32]byte
+	expires time.Time
+}
+
+const (
+	cacheTTL      = 10 * time.Minute
+	maxCacheNames = 1024
+)
+
+func newAuthenticator(st *store.Store, links map[sdk.PublicKey]string, realm string) *authenticator {
+	a := &authenticator{store: st, links: links, realm: realm, verify: make(chan struct{}, 2)}
+	a.mu.cache = map[string]cacheEntry{}
+	a.mu.fail = map[string]*rate.Limiter{}
+	return a
+}
+
+var errUnauthorized = errStatus(http.StatusUnauthorized, "authentication required")
+
+// authenticate returns the caller's identity, or an httpError: 401 for
+// missing or wrong loopback credentials, 403 for a connection without a
+// usable identity.
+func (a *authenticator) authenticate(r *http.Request) (identity, error) {
+	peer, ok := sdk.PeerFromContext(r.Context())
+	if !ok {
+		return identity{}, errStatus(http.StatusForbidden, "connection has no identity")
+	}
+	switch peer.Origin {
+	case sdk.OriginOverlay:
+		if !peer.FromOverlay() {
+			return identity{}, errStatus(http.StatusForbidden, "overlay connection without a key")
+		}
+		if name, ok := a.links[peer.Key]; ok {
+			return identity{principal: name, display: name}, nil
+		}
+		k := peer.Key.String()
+		return identity{principal: k, display: "Node " + k[:12]}, nil
+	case sdk.OriginLoopback:
+		name, pass, ok := r.BasicAuth()
+		if !ok {
+			return identity{}, errUnauthorized
+		}
+		if err := a.checkPassword(r.Context(), name, pass); err != nil {
+			return identity{}, err
+		}
+		return identity{principal: name, display: name}, nil
+	}
+	return identity{}, errStatus(http.StatusForbidden, "unknown connection origin %s", peer.Origin)
+}
+
+func (a *authenticator) checkPassword(ctx context.Context, name, pass string) error {
+	if !ValidAccountName(name) {
+		return errUnauthorized
+	}
+	hash, err := a.store.AccountHash(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return errUnauthorized
+	} else if err != nil {
+		return err
+	}
+	sum := sha256.Sum256([]byte(pass))
+	if a.cached(name, hash, sum) {
+		return nil
+	}
+	if !a.allowAttempt(name) {
+		return errStatus(http.StatusUnauthorized, "too many failed logins for %q", name)
+	}
+	select {
+	case a.verify <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	ok, err := passwd.Verify(hash, pass)
+	<-a.verify
+	if err != nil {
+		return err
+	}
+	if !ok {
+		a.recordFailure(name)
+		return errStatus(http.StatusUnauthorized, "wrong password for %q", name)
+	}
+	a.remember(name, hash, sum)
+	return nil
+}
+
+func (a *authenticator) cached(name, hash string, sum [32]byte) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e, ok := a.mu.cache[name]
+	return ok && e.hash == hash && time.Now().Before(e.expires) && subtle.ConstantTimeCompare(e.sum[:], sum[:]) == 1
+}
+
+func (a *authenticator) remember(name, hash string, sum [32]byte) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.mu.cache) >= maxCacheNames {
+		a.mu.cache = map[string]cacheEntry{}
+	}
+	a.mu.cache[name] = cacheEntry{hash: hash, sum: sum, expires: time.Now().Add(cacheTTL)}
+}
+
+// Wrong passwords are limited to a burst of 10, then one every 6 s, per
+// account name.
+func (a *authenticator) limiter(name string) *rate.Limiter {
+	l, ok := a.mu.fail[name]
+	if !ok {
+		if len(a.mu.fail) >= maxCacheNames {
+			a.mu.fail = map[string]*rate.Limiter{}
+		}
+		l = rate.NewLimiter(rate.Every(6*time.Second), 10)
+		a.mu.fail[name] = l
+	}
+	return l
+}
+
+func (a *authenticator) allowAttempt(name string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.limiter(name).Tokens() >= 1
+}
+
+func (a *authenticator) recordFailure(name string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.limiter(name).Allow()
+}
+
+// ValidAccountName reports whether name can be a local account: 1 to 32
+// characters of letters, digits, '.', '_' and '-', starting with a
+// letter or digit. (Keys are 64 hex digits, so names never collide with
+// key principals.)
+func ValidAccountName(name string) bool {
+	if len(name) == 0 || len(name) > 32 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case i > 0 && (c == '.' || c == '_' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return true
+}

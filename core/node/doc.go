@@ -1,0 +1,29 @@
+// Package node assembles an overlay node: the router, the data plane
+// between the device and the links, and the hooks the API, the message bus
+// and the gateway use.
+//
+// The data plane follows the reference (spec §4.14, §5, §6) with these
+// differences, all invisible on the wire:
+//
+//   - A decrypted packet whose inner IPv6 source lies outside the sender
+//     key's /64, or whose inner destination lies outside ours, is dropped
+//     and counted (architecture decision 3): the address of a packet that
+//     reaches the device is proof of the sender's key.
+//   - Packets from the device bigger than the overlay MTU are answered with
+//     an ICMPv6 Packet Too Big (MTU 1400), and packets whose source is not
+//     in our /64 with Destination Unreachable code 5.
+//   - Every queue and table is bounded: packets waiting for a route or a
+//     key, and the per-address statistics.
+//
+// Buffers are laid out so sealing and opening happen in place: the device
+// is read at offset 44 (room for the outer, data and user headers before
+// the packet, the tag and nonce after it) and received packets are written
+// to the device at offset 40 straight out of the link's buffer. Neither
+// the send path nor the receive path allocates per packet.
+//
+// The device may be nil (no-TUN mode): the node then routes and forwards
+// for others, answers route requests and carries messages, and drops
+// packets for the device. The Node takes ownership of the device and
+// closes it in Close. The node reads from one goroutine and serializes its
+// writes, so the device needs one reader and one writer at a time.
+package node

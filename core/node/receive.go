@@ -1,0 +1,166 @@
+package node
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/mycelium-go/mycelium/core/identity"
+	"github.com/mycelium-go/mycelium/core/wire"
+)
+
+// rxScratch is the per-call state of HandleData, pooled so the receive
+// path allocates nothing.
+type rxScratch struct {
+	now   time.Time
+	dev   [][]byte // packets for the device, all at tunOffset
+	frame []byte   // outgoing frame for forwarding
+	icmp  [][]byte // buffers for ICMP packets built this batch
+	nicmp int
+}
+
+func newRxScratch() *rxScratch {
+	return &rxScratch{frame: make([]byte, 0, wire.OuterHeaderSize+wire.DataHeaderSize+OverlayMTU+256)}
+}
+
+// icmpBuf returns a buffer for one ICMP packet at tunOffset.
+func (s *rxScratch) icmpBuf() []byte {
+	if s.nicmp == len(s.icmp) {
+		s.icmp = append(s.icmp, make([]byte, tunOffset+maxICMPPacket))
+	}
+	b := s.icmp[s.nicmp]
+	s.nicmp++
+	return b
+}
+
+// flushDevice writes the batch collected in s to the device.
+func (n *Node) flushDevice(s *rxScratch) {
+	if len(s.dev) > 0 {
+		if _, err := n.writeDevice(s.dev); err != nil {
+			n.m.DeviceErrors.Add(1)
+			n.log.Debug("device write failed", "packets", len(s.dev), "err", err)
+		}
+	}
+	clear(s.dev)
+	s.dev = s.dev[:0]
+	s.nicmp = 0
+}
+
+// inbound routes one received data packet (spec §4.14): hop limit check,
+// then local delivery or forwarding.
+func (n *Node) inbound(s *rxScratch, p []byte) {
+	h, err := wire.DecodeDataHeader(p)
+	if err != nil || len(p) < wire.DataHeaderSize+int(h.Length) {
+		n.m.Malformed.Add(1)
+		return
+	}
+	p = p[:wire.DataHeaderSize+int(h.Length)]
+	if !identity.InOverlay(h.Src) || !identity.InOverlay(h.Dst) {
+		n.m.Malformed.Add(1) // no node can own these addresses
+		return
+	}
+	n.bySrc.add(h.Src, len(p))
+	n.byDst.add(h.Dst, len(p))
+	if h.HopLimit < 2 {
+		n.m.RoutedTTL.Add(1)
+		n.sendOOB(icmpTimeExceed, timeExceededHop, h, p[wire.DataHeaderSize:])
+		return
+	}
+	hop := h.HopLimit - 1
+	if identity.SameSubnet(h.Dst, n.addr) {
+		n.m.RoutedLocal.Add(1)
+		n.deliver(s, h, hop, p, true)
+		return
+	}
+	n.forward(s, h, hop, p)
+}
+
+// forward sends a transit packet on to the selected next hop, reports "no
+// route" to its source when routes exist but none is selected, and queues
+// it while the destination is being queried.
+func (n *Node) forward(s *rxScratch, h wire.DataHeader, hop uint8, p []byte) {
+	fw := n.r.Lookup(h.Dst)
+	switch {
+	case fw.Selected():
+		n.r.Refresh(fw, s.now)
+		frame := append(s.frame[:0], wire.ProtocolVersion, wire.TypeData, 0, 0)
+		frame = append(frame, p...)
+		frame[dataHdrOff+3] = hop
+		s.frame = frame
+		if err := fw.NextHop.Link().SendData(frame); err != nil {
+			n.m.LinkQueueFull.Add(1)
+			return
+		}
+		fw.NextHop.CountTx(len(frame))
+		n.m.RoutedForward.Add(1)
+	case fw != nil && !fw.Queried:
+		n.m.RoutedNoRoute.Add(1)
+		n.sendOOB(icmpUnreach, unreachNoRoute, h, p[wire.DataHeaderSize:])
+	default:
+		n.q.enqueueTransit(h, hop, p, s.now)
+	}
+}
+
+// deliver opens a packet addressed to our /64 with the key of its outer
+// source and hands the payload on by kind (spec §6.5). Without the key,
+// the packet is parked (when mayPark) and the key is requested.
+func (n *Node) deliver(s *rxScratch, h wire.DataHeader, hop uint8, p []byte, mayPark bool) {
+	fw := n.r.Lookup(h.Src)
+	if !fw.Keyed() {
+		if mayPark {
+			n.q.park(h, hop, p, s.now)
+		}
+		return
+	}
+	body := p[wire.DataHeaderSize:]
+	plain, err := fw.Secret().Open(body[:0], body)
+	if err != nil {
+		n.m.CryptoFailures.Add(1)
+		return
+	}
+	kind, payload, err := wire.ParseUserHeader(plain)
+	if err != nil {
+		n.m.Malformed.Add(1)
+		return
+	}
+	switch kind {
+	case wire.KindPacket:
+		n.deliverPacket(s, fw.Prefix.Addr(), hop, p, payload)
+	case wire.KindMessage:
+		if hp := n.onMsg.Load(); hp != nil {
+			n.m.MessagesIn.Add(1)
+			(*hp)(h.Src, h.Dst, payload)
+		} else {
+			n.m.MessagesDropped.Add(1)
+		}
+	case wire.KindICMP:
+		n.receiveOOB(s, h, hop, payload)
+	default:
+		n.m.Malformed.Add(1)
+	}
+}
+
+// deliverPacket queues a decrypted IPv6 packet for the device. The inner
+// source must lie in the sender key's /64 (architecture decision 3) and
+// the inner destination in ours; the hop limit byte is overwritten with
+// the data packet's.
+func (n *Node) deliverPacket(s *rxScratch, sender netip.Addr, hop uint8, p, payload []byte) {
+	if len(payload) < ipv6HeaderLen || payload[0]>>4 != 6 {
+		n.m.Malformed.Add(1)
+		return
+	}
+	if !sameUpper64(payload[8:24], sender) {
+		n.m.ForgedSource.Add(1)
+		return
+	}
+	if !sameUpper64(payload[24:40], n.addr) {
+		n.m.ForgedDest.Add(1)
+		return
+	}
+	payload[7] = hop
+	if n.dev == nil {
+		n.m.DeviceDropped.Add(1)
+		return
+	}
+	end := tunOffset + len(payload)
+	s.dev = append(s.dev, p[:end:end])
+}
