@@ -152,14 +152,21 @@ func (v *validator) check(op, part string, status int, err error) {
 type invalidRequest struct{}
 
 // TestContract drives every operation of the reference's OpenAPI document
-// against a live API and validates each request and response.
-func TestContract(t *testing.T) {
+// against the API over a fake node and real message buses, and validates
+// each request and response.
+func TestContract(t *testing.T) { runContract(t, apitest.Start(t, nil)) }
+
+// TestContractLiveNodes does the same against the API of a real node
+// (node, router, TCP peer links on loopback, message bus) peered with
+// another real node.
+func TestContractLiveNodes(t *testing.T) { runContract(t, apitest.StartLive(t, nil)) }
+
+func runContract(t *testing.T, h *apitest.Harness) {
 	doc := loadDoc(t)
 	router, err := legacy.NewRouter(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := apitest.Start(t, nil)
 	v := &validator{t: t, router: router, base: http.DefaultTransport, seen: map[string]bool{}, used: map[string]bool{}}
 	hc := &http.Client{Transport: v}
 	base := "http://" + h.Addr + "/api/v1"

@@ -32,9 +32,11 @@ type Node interface {
 	// RemovePeer removes a peer. Errors wrap ErrBadEndpoint or
 	// ErrPeerNotFound.
 	RemovePeer(endpoint string) error
-	SelectedRoutes() []Route
-	FallbackRoutes() []Route
-	QueriedSubnets() []QueriedSubnet
+	// SelectedRoutes, FallbackRoutes and QueriedSubnets read the routing
+	// table; they may wait for the router, until ctx ends.
+	SelectedRoutes(ctx context.Context) ([]Route, error)
+	FallbackRoutes(ctx context.Context) ([]Route, error)
+	QueriedSubnets(ctx context.Context) ([]QueriedSubnet, error)
 	PacketStatistics() PacketStatistics
 	// PublicKeyOf returns the key of the node owning ip, if known.
 	PublicKeyOf(ip netip.Addr) (identity.PublicKey, bool)
@@ -117,7 +119,7 @@ func (e *peerError) Error() string {
 	default:
 		msg := fmt.Sprintf("%q is not a valid peer endpoint", e.endpoint)
 		if e.detail != nil {
-			msg += ": " + e.detail.Error()
+			return msg + ": " + e.detail.Error()
 		}
 		return msg + " (want e.g. tcp://192.0.2.1:9651 or quic://[2001:db8::1]:9651)"
 	}

@@ -102,16 +102,28 @@ func nonNil[T any](v []T) []T {
 	return v
 }
 
-func (s *Server) getSelectedRoutes(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, nonNil(s.deps.Node.SelectedRoutes()))
+// answer writes v, or err as a 500 with its message.
+func answer[T any](w http.ResponseWriter, v []T, err error) {
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, nonNil(v))
 }
 
-func (s *Server) getFallbackRoutes(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, nonNil(s.deps.Node.FallbackRoutes()))
+func (s *Server) getSelectedRoutes(w http.ResponseWriter, r *http.Request) {
+	v, err := s.deps.Node.SelectedRoutes(r.Context())
+	answer(w, v, err)
 }
 
-func (s *Server) getQueriedSubnets(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, nonNil(s.deps.Node.QueriedSubnets()))
+func (s *Server) getFallbackRoutes(w http.ResponseWriter, r *http.Request) {
+	v, err := s.deps.Node.FallbackRoutes(r.Context())
+	answer(w, v, err)
+}
+
+func (s *Server) getQueriedSubnets(w http.ResponseWriter, r *http.Request) {
+	v, err := s.deps.Node.QueriedSubnets(r.Context())
+	answer(w, v, err)
 }
 
 func (s *Server) packetStatistics() PacketStatistics {

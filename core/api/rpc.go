@@ -158,6 +158,14 @@ func noParams(f func(ctx context.Context) (any, error)) jrpc2.Handler {
 	}
 }
 
+// rpcList answers a list (never null) or an internal error.
+func rpcList[T any](v []T, err error) (any, error) {
+	if err != nil {
+		return nil, jrpc2.Errorf(jrpc2.InternalError, "%v", err)
+	}
+	return nonNil(v), nil
+}
+
 func rpcTopic(s string) ([]byte, error) {
 	t, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
@@ -185,14 +193,14 @@ func (r *rpcServer) methods() handler.Map {
 		"rpc.discover": noParams(func(context.Context) (any, error) { return json.RawMessage(openRPC), nil }),
 		"getInfo":      noParams(func(context.Context) (any, error) { return s.info(), nil }),
 		"getPeers":     noParams(func(context.Context) (any, error) { return s.peers(), nil }),
-		"getSelectedRoutes": noParams(func(context.Context) (any, error) {
-			return nonNil(s.deps.Node.SelectedRoutes()), nil
+		"getSelectedRoutes": noParams(func(ctx context.Context) (any, error) {
+			return rpcList(s.deps.Node.SelectedRoutes(ctx))
 		}),
-		"getFallbackRoutes": noParams(func(context.Context) (any, error) {
-			return nonNil(s.deps.Node.FallbackRoutes()), nil
+		"getFallbackRoutes": noParams(func(ctx context.Context) (any, error) {
+			return rpcList(s.deps.Node.FallbackRoutes(ctx))
 		}),
-		"getQueriedSubnets": noParams(func(context.Context) (any, error) {
-			return nonNil(s.deps.Node.QueriedSubnets()), nil
+		"getQueriedSubnets": noParams(func(ctx context.Context) (any, error) {
+			return rpcList(s.deps.Node.QueriedSubnets(ctx))
 		}),
 		"getPacketStatistics": noParams(func(context.Context) (any, error) { return s.packetStatistics(), nil }),
 		"getPublicKeyFromIp":  method([]string{"mycelium_ip"}, r.getPublicKeyFromIP),

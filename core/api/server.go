@@ -53,7 +53,7 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%w: %s %q: %v", ErrConfig, a.name, a.addr, err)
 		}
 		if !loop && c.Token == "" {
-			return fmt.Errorf("%w: %s %s is not a loopback address; set an API token (api_token in the config file or --api-token) to expose the API beyond this machine", ErrConfig, a.name, a.addr)
+			return fmt.Errorf("%w: %s %s is not a loopback address; set an API token (api_token in the config file) to expose the API beyond this machine", ErrConfig, a.name, a.addr)
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@
 package apitest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -124,13 +125,15 @@ func (n *FakeNode) RemovePeer(endpoint string) error {
 }
 
 // SelectedRoutes implements api.Node.
-func (n *FakeNode) SelectedRoutes() []api.Route { return n.Selected }
+func (n *FakeNode) SelectedRoutes(context.Context) ([]api.Route, error) { return n.Selected, nil }
 
 // FallbackRoutes implements api.Node.
-func (n *FakeNode) FallbackRoutes() []api.Route { return n.Fallback }
+func (n *FakeNode) FallbackRoutes(context.Context) ([]api.Route, error) { return n.Fallback, nil }
 
 // QueriedSubnets implements api.Node.
-func (n *FakeNode) QueriedSubnets() []api.QueriedSubnet { return n.Queried }
+func (n *FakeNode) QueriedSubnets(context.Context) ([]api.QueriedSubnet, error) {
+	return n.Queried, nil
+}
 
 // PacketStatistics implements api.Node.
 func (n *FakeNode) PacketStatistics() api.PacketStatistics { return n.Stats }
