@@ -265,4 +265,3 @@ func BenchmarkNodesTCPSmall(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msg/s")
 }
-
