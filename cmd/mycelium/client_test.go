@@ -202,3 +202,33 @@ func TestCLIToken(t *testing.T) {
 		t.Errorf("with MYCELIUM_API_TOKEN = %d %q", code, errOut)
 	}
 }
+
+// TestCLILiveNode runs the client commands against the API of a real node
+// peered with another real node over loopback TCP.
+func TestCLILiveNode(t *testing.T) {
+	h := apitest.StartLive(t, nil)
+	api := "--api-addr=" + h.Addr
+	code, out, errOut := runCLI(t, "peers", "list", api)
+	if code != 0 || !strings.Contains(out, "127.0.0.1:") || !strings.Contains(out, "alive") {
+		t.Errorf("peers list = %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = runCLI(t, "routes", "selected", api)
+	if code != 0 || !strings.Contains(out, h.B.Key.Subnet().String()) {
+		t.Errorf("routes selected = %d\n%s", code, out)
+	}
+	done := make(chan string, 1)
+	go func() {
+		_, out, errOut := runCLI(t, "message", "send", api, "-w", "--timeout=20", h.B.Addr().String(), "ping")
+		done <- out + errOut
+	}()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	m, ok := h.B.Bus.Pop(ctx, nil, false, false)
+	if !ok || string(m.Payload) != "ping" {
+		t.Fatalf("B popped %+v", m)
+	}
+	h.B.Bus.Reply(m.ID, m.SrcIP, []byte("pong"))
+	if got := <-done; !strings.Contains(got, `"payload": "pong"`) {
+		t.Errorf("send --wait printed %s", got)
+	}
+}
