@@ -1,7 +1,7 @@
 // Package api serves the node's local management interfaces, shaped like
 // the reference node's (spec §8.1, §8.2): a REST API under /api/v1 on
-// 127.0.0.1:8989 and JSON-RPC 2.0 on 127.0.0.1:8990, plus the Client the
-// command line uses.
+// 127.0.0.1:8989 and JSON-RPC 2.0 on 127.0.0.1:8990 (HTTP POST or
+// WebSocket, any path), plus the Client the command line uses.
 //
 // The package sees the node through small interfaces it defines (Node,
 // MessageBus, Proxy); the daemon adapts the real router, peer manager and

@@ -45,16 +45,20 @@ const (
 	codeProxy          jrpc2.Code = -32032
 )
 
-// rpcServer is the JSON-RPC 2.0 endpoint: HTTP POST on any path.
+// rpcServer is the JSON-RPC 2.0 endpoint: HTTP POST on any path, or a
+// WebSocket (GET with Upgrade) on any path.
 type rpcServer struct {
-	s      *Server
-	bridge jhttp.Bridge
-	once   sync.Once
+	s        *Server
+	assigner handler.Map
+	bridge   jhttp.Bridge
+	once     sync.Once
+	ws       sync.WaitGroup // WebSocket sessions
 }
 
 func newRPCServer(s *Server) *rpcServer {
 	r := &rpcServer{s: s}
-	r.bridge = jhttp.NewBridge(r.methods(), &jhttp.BridgeOptions{
+	r.assigner = r.methods()
+	r.bridge = jhttp.NewBridge(r.assigner, &jhttp.BridgeOptions{
 		Server: &jrpc2.ServerOptions{Concurrency: 64, DisableBuiltin: true},
 	})
 	return r
@@ -65,6 +69,10 @@ func (r *rpcServer) close() { r.once.Do(func() { r.bridge.Close() }) }
 // ServeHTTP bounds the body and answers unparseable JSON with a JSON-RPC
 // parse error (-32700) and HTTP 400, then hands over to the bridge.
 func (r *rpcServer) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if isWebSocket(req) {
+		r.serveWebSocket(w, req)
+		return
+	}
 	if req.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "JSON-RPC wants POST", http.StatusMethodNotAllowed)

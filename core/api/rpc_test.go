@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
+	"github.com/mycelium-go/mycelium/core/api"
 	"github.com/mycelium-go/mycelium/core/api/apitest"
 )
 
@@ -178,5 +181,41 @@ func TestRPCTransport(t *testing.T) {
 	}
 	if r := rpc(t, h, "getInfo", ""); r.Error != nil {
 		t.Errorf("after errors: %+v", r.Error)
+	}
+}
+
+func TestRPCWebSocket(t *testing.T) {
+	h := apitest.Start(t, func(c *api.Config) { c.Token = "t" })
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if _, _, err := websocket.Dial(ctx, "ws://"+h.RPCAddr+"/", nil); err == nil {
+		t.Fatal("WebSocket without the token accepted")
+	}
+	c, _, err := websocket.Dial(ctx, "ws://"+h.RPCAddr+"/rpc", &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer t"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	for _, tc := range []struct{ req, want string }{
+		{`{"jsonrpc":"2.0","id":1,"method":"getInfo"}`, `"nodePubkey":"` + h.A.Key.Public().String() + `"`},
+		{`{"jsonrpc":"2.0","id":2,"method":"getPublicKeyFromIp","params":["x"]}`, `-32007`},
+		{`{"jsonrpc":"2.0","id":3,"method":"getTopics"}`, `"result":[]`},
+		{`{"jsonrpc":"2.0",`, `-32700`},
+	} {
+		if err := c.Write(ctx, websocket.MessageText, []byte(tc.req)); err != nil {
+			t.Fatal(err)
+		}
+		_, msg, err := c.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(msg), tc.want) {
+			t.Errorf("%s -> %s; want %s", tc.req, msg, tc.want)
+		}
+	}
+	// Closing the server ends the session.
+	h.Server.Close()
+	if _, _, err := c.Read(ctx); err == nil {
+		t.Error("session survived Close")
 	}
 }

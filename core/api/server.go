@@ -93,6 +93,7 @@ type Server struct {
 	rpcer *rpcServer
 
 	mu        sync.Mutex
+	cancel    context.CancelFunc // ends the requests' base context
 	servers   []*http.Server
 	listeners []net.Listener
 	wg        sync.WaitGroup
@@ -156,6 +157,10 @@ func (s *Server) RPCHandler() http.Handler { return s.rpc }
 
 // Start binds the configured listeners and serves in the background.
 func (s *Server) Start(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	s.mu.Lock()
+	s.cancel = cancel
+	s.mu.Unlock()
 	for _, l := range []struct {
 		addr string
 		h    http.Handler
@@ -218,6 +223,9 @@ func (s *Server) Close() error {
 	s.closed = true
 	servers := s.servers
 	s.servers = nil
+	if s.cancel != nil {
+		s.cancel() // ends long polls and WebSocket sessions
+	}
 	s.mu.Unlock()
 	var errs []error
 	for _, srv := range servers {
@@ -225,5 +233,6 @@ func (s *Server) Close() error {
 	}
 	s.wg.Wait()
 	s.rpcer.close()
+	s.rpcer.ws.Wait()
 	return errors.Join(errs...)
 }
