@@ -26,4 +26,12 @@ type CLI struct {
 	Routes  RoutesCmd  `cmd:"" help:"Show the routes of a running node."`
 	Message MessageCmd `cmd:"" help:"Send and receive messages through a running node."`
 	Stats   StatsCmd   `cmd:"" help:"Show traffic statistics of a running node."`
+
+	Gateway GatewayCmd `cmd:"" help:"Inspect or reload the gateway of a running node."`
+	CA      CACmd      `cmd:"" name:"ca" help:"The node's local certificate authority."`
+	Mail    PluginCmd  `cmd:"" passthrough:"" help:"Run a command of the mail plugin (mycelium mail help)."`
+	Webdav  PluginCmd  `cmd:"" passthrough:"" help:"Run a command of the webdav plugin."`
+	Dav     PluginCmd  `cmd:"" passthrough:"" help:"Run a command of the dav (CalDAV/CardDAV) plugin."`
+	Openai  PluginCmd  `cmd:"" passthrough:"" help:"Run a command of the openai plugin."`
+	Whoami  PluginCmd  `cmd:"" passthrough:"" help:"Run a command of the whoami example plugin."`
 }

@@ -19,7 +19,7 @@ var stdout io.Writer = os.Stdout
 // APIFlags select the node's REST API, for the commands that talk to a
 // running node.
 type APIFlags struct {
-	APIAddr  string `name:"api-addr" default:"127.0.0.1:8989" help:"Address of the node's REST API."`
+	APIAddr  string `name:"api-addr" env:"MYCELIUM_API_ADDR" default:"127.0.0.1:8989" help:"Address of the node's REST API."`
 	APIToken string `name:"api-token" env:"MYCELIUM_API_TOKEN" help:"Bearer token of the node's API, when it requires one."`
 }
 

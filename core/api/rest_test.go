@@ -321,6 +321,15 @@ func TestGatewayRoutes(t *testing.T) {
 	if code, body := call(t, h, "GET", "/gateway/hello", ""); code != 200 || body != "hi" {
 		t.Errorf("gateway route = %d %q", code, body)
 	}
+	// The gateway mounts a whole subtree.
+	if err := h.Server.Handle("/api/v1/gateway/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "tree:"+r.URL.Path)
+	})); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := call(t, h, "POST", "/gateway/reload", ""); code != 200 || body != "tree:/api/v1/gateway/reload" {
+		t.Errorf("gateway subtree = %d %q", code, body)
+	}
 	if err := h.Server.Handle("GET /api/v1/admin/x", http.NotFoundHandler()); err == nil {
 		t.Error("route outside /api/v1/gateway/ accepted")
 	}
