@@ -22,6 +22,11 @@ type CLI struct {
 	Inspect      InspectCmd      `cmd:"" help:"Print a public key and its overlay address (own key if none given)."`
 	GenerateKeys GenerateKeysCmd `cmd:"" name:"generate-keys" help:"Generate a new key file."`
 
+	Peers   PeersCmd   `cmd:"" help:"List, add or remove the peers of a running node."`
+	Routes  RoutesCmd  `cmd:"" help:"Show the routes of a running node."`
+	Message MessageCmd `cmd:"" help:"Send and receive messages through a running node."`
+	Stats   StatsCmd   `cmd:"" help:"Show traffic statistics of a running node."`
+
 	Gateway GatewayCmd `cmd:"" help:"Inspect or reload the gateway of a running node."`
 	CA      CACmd      `cmd:"" name:"ca" help:"The node's local certificate authority."`
 	Mail    PluginCmd  `cmd:"" passthrough:"" help:"Run a command of the mail plugin (mycelium mail help)."`
