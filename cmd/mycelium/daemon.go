@@ -11,12 +11,17 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kong"
 	wgtun "golang.zx2c4.com/wireguard/tun"
 
+	"github.com/mycelium-go/mycelium/core/api"
+	"github.com/mycelium-go/mycelium/core/api/nodeapi"
 	"github.com/mycelium-go/mycelium/core/identity"
 	"github.com/mycelium-go/mycelium/core/link"
+	"github.com/mycelium-go/mycelium/core/message"
+	"github.com/mycelium-go/mycelium/core/metrics"
 	"github.com/mycelium-go/mycelium/core/netstack"
 	"github.com/mycelium-go/mycelium/core/node"
 	"github.com/mycelium-go/mycelium/core/socks5"
@@ -65,6 +70,8 @@ type daemon struct {
 	stack   *netstack.Stack // nil unless device == netstack
 	node    *node.Node
 	links   *link.Manager
+	bus     *message.Bus
+	api     *api.Server
 	gw      *gateway.Gateway // nil without a device
 	closers []func() error
 }
@@ -120,16 +127,89 @@ func newDaemon(ctx context.Context, s *settings, log *slog.Logger) (d *daemon, e
 	d.links = m
 	d.closers = append(d.closers, m.Close)
 
+	if err := d.startBus(ctx); err != nil {
+		return nil, err
+	}
 	if err := d.startSOCKS5(ctx); err != nil {
 		return nil, err
 	}
 	if d.gw, err = d.startGateway(ctx); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	if err := d.startAPI(ctx); err != nil {
+		return nil, err
+	}
 	log.Info("mycelium node running",
 		"address", kp.Address(), "subnet", kp.Subnet(), "public_key", kp.Public().String(),
 		"device", s.device, "tcp", m.TCPAddr(), "quic", m.QUICAddr())
 	return d, nil
+}
+
+// startBus runs the message bus on the node.
+func (d *daemon) startBus(ctx context.Context) error {
+	cfg := message.Default()
+	cfg.Key = d.key.Public()
+	if d.s.topicConfig != "" {
+		topics, err := message.LoadTopicFile(d.s.topicConfig)
+		if err != nil {
+			return fmt.Errorf("topic config: %w", err)
+		}
+		cfg.Topics = topics
+	}
+	bus, err := message.New(cfg, d.node, d.node, d.log)
+	if err != nil {
+		return err
+	}
+	d.node.SetMessageHandler(bus.Handle)
+	if err := bus.Start(ctx); err != nil {
+		return err
+	}
+	d.bus = bus
+	d.closers = append(d.closers, func() error {
+		err := bus.Close()
+		d.node.SetMessageHandler(nil)
+		return err
+	})
+	return nil
+}
+
+// startAPI serves the REST and JSON-RPC APIs (with the gateway's routes)
+// and, when configured, the Prometheus metrics.
+func (d *daemon) startAPI(ctx context.Context) error {
+	adapter := nodeapi.New(ctx, d.node, d.links, time.Now())
+	cfg := api.Default()
+	cfg.Addr, cfg.RPCAddr, cfg.Token = d.s.apiAddr, d.s.jsonrpcAddr, d.s.apiToken
+	srv, err := api.New(cfg, api.Deps{Node: adapter, Bus: d.bus}, d.log)
+	if err != nil {
+		return err
+	}
+	if d.gw != nil {
+		if err := srv.Handle("/api/v1/gateway/", d.gw.Handler(d.reloadGatewayFunc(d.gw))); err != nil {
+			return err
+		}
+	}
+	if err := srv.Start(ctx); err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	d.api = srv
+	d.closers = append(d.closers, srv.Close)
+
+	if d.s.metricsAddr == "" {
+		return nil
+	}
+	exp := metrics.NewExporter()
+	exp.Add(adapter.NodeSamples)
+	exp.Add(adapter.PeerSamples)
+	exp.Add(d.bus.Samples)
+	ms, err := metrics.NewServer(d.s.metricsAddr, exp, d.log)
+	if err != nil {
+		return err
+	}
+	if err := ms.Start(ctx); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	d.closers = append(d.closers, ms.Close)
+	return nil
 }
 
 // openDevice creates the configured data-plane device (nil for none).

@@ -45,6 +45,7 @@ func (d *daemon) startGateway(ctx context.Context) (*gateway.Gateway, error) {
 		Key:      d.key.Public(),
 		Overlay:  ov,
 		Identity: gateway.NodeIdentity{Node: d.node},
+		Bus:      gateway.MessageBus{Bus: d.bus},
 		Logger:   d.log,
 		LogLevel: level,
 	})
