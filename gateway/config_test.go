@@ -20,7 +20,7 @@ type nodeFile struct {
 }
 
 func TestExampleConfigParses(t *testing.T) {
-	b, err := os.ReadFile("../configs/gateway.example.toml")
+	b, err := os.ReadFile("../configs/mycelium.toml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"os"
+	"testing"
+)
+
+// The shipped config files parse strictly (node and gateway keys together)
+// and merge into valid settings.
+func TestShippedConfigs(t *testing.T) {
+	for _, path := range []string{"../../configs/mycelium.toml", "../../configs/run.toml"} {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := parseConfig(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if err := cfg.Config.Validate(); err != nil {
+			t.Fatalf("%s: gateway: %v", path, err)
+		}
+		var run RunCmd
+		if _, err := run.mergeSettings(&Globals{KeyFile: "/tmp/k"}, nil, &cfg.fileConfig); err != nil {
+			t.Fatalf("%s: settings: %v", path, err)
+		}
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, tt := range []struct{ name, toml string }{
+		{"unknown key", "tcp_listen_prot = 1\n"},
+		{"unknown table", "[gatway]\nnames = []\n"},
+		{"wrong type", "tcp_listen_port = \"x\"\n"},
+		{"bad peers", "peers = [1]\n"},
+	} {
+		cfg, err := parseConfig([]byte(tt.toml))
+		if err == nil {
+			var run RunCmd
+			_, err = run.mergeSettings(&Globals{KeyFile: "/tmp/k"}, nil, &cfg.fileConfig)
+		}
+		if err == nil {
+			t.Errorf("%s: accepted", tt.name)
+		}
+	}
+	cfg, err := parseConfig([]byte("peers = \"tcp://192.0.2.1:9651\"\nno_tun = true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var run RunCmd
+	s, err := run.mergeSettings(&Globals{KeyFile: "/tmp/k"}, nil, &cfg.fileConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.link.Peers) != 1 || s.device != "none" {
+		t.Errorf("single-string peers / no_tun: %+v %s", s.link.Peers, s.device)
+	}
+}
+
+func TestExpandPeerArgs(t *testing.T) {
+	got := expandPeerArgs([]string{"--peers", "tcp://a:1", "quic://b:2", "-t", "5", "--peers", "tcp://c:3"})
+	want := []string{"--peers", "tcp://a:1", "--peers", "quic://b:2", "-t", "5", "--peers", "tcp://c:3"}
+	if len(got) != len(want) {
+		t.Fatalf("got %q", got)
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+	}
+}
