@@ -1,0 +1,98 @@
+package e2e
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+// requireGateway skips t while cmd/mycelium does not link the gateway
+// (the node would reject [[plugin]] tables).
+func requireGateway(t *testing.T) {
+	t.Helper()
+	requireSuite(t)
+	linked, err := gatewayLinked()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !linked {
+		t.Skip("gateway not built yet: cmd/mycelium does not import " + modulePath + "/gateway, so a node cannot serve plugins")
+	}
+}
+
+// whoamiConfig is a node config that runs the whoami plugin (overlay
+// port 7) and lets only the keys in allow use it.
+func whoamiConfig(t *testing.T, allow ...string) string {
+	t.Helper()
+	var quoted []string
+	for _, k := range allow {
+		quoted = append(quoted, fmt.Sprintf("%q", k))
+	}
+	return fmt.Sprintf(`
+[[plugin]]
+name = "whoami"
+path = %q
+
+[plugin.services.whoami]
+loopback = []
+
+[policy.whoami]
+allow = [%s]
+`, pluginBin(t, "whoami"), strings.Join(quoted, ", "))
+}
+
+// whoamiPort is the whoami service's overlay port.
+const whoamiPort = 7
+
+// TestNetstackGateway: a netstack node S serves the whoami plugin on its
+// overlay address through the gateway. T, a kernel-TUN node whose key the
+// policy allows, connects and is named by its key; U, whose key it does
+// not allow, is refused.
+func TestNetstackGateway(t *testing.T) {
+	requireGateway(t)
+	l := newLab(t)
+	requireTools(t, "bash", "timeout")
+	nsT, nsU, nsS := l.namespace("T"), l.namespace("U"), l.namespace("S")
+	ts, us := l.connect(nsT, nsS), l.connect(nsU, nsS)
+	tn := l.node(nsT, nodeConfig{})
+	un := l.node(nsU, nodeConfig{})
+	sn := l.node(nsS, nodeConfig{Device: "netstack", Config: whoamiConfig(t, tn.pub),
+		Peers: []string{tcpPeer(ts.addrA), tcpPeer(us.addrA)}})
+	tn.waitReachable(sn.addr, 20*time.Second)
+	un.waitReachable(sn.addr, 20*time.Second)
+
+	// The plugin starts in the background: ask until it answers.
+	var answer string
+	start := time.Now()
+	for ; time.Since(start) < 20*time.Second; time.Sleep(200 * time.Millisecond) {
+		sn.alive()
+		if out, err := readAll(nsT, sn.addr, whoamiPort); err == nil && strings.HasPrefix(out, "key=") {
+			answer = out
+			break
+		}
+	}
+	if answer == "" {
+		t.Fatalf("whoami on [%s]:%d did not answer T within 20 s", sn.addr, whoamiPort)
+	}
+	t.Logf("T got from S's whoami (after %v): %s", time.Since(start).Round(time.Millisecond), answer)
+	want := fmt.Sprintf("key=%s addr=[%s]:", tn.pub, tn.addr)
+	if !strings.HasPrefix(answer, want) || !strings.HasSuffix(answer, " origin=overlay") {
+		t.Errorf("whoami answered T %q, want %q<port> origin=overlay", answer, want)
+	}
+
+	if out, err := readAll(nsU, sn.addr, whoamiPort); err == nil || strings.Contains(out, "key=") {
+		t.Errorf("U, whose key the policy does not allow, got %q (err %v), want a refused connection", out, err)
+	} else {
+		t.Logf("U (not allowed) was refused: %s", out)
+	}
+}
+
+// readAll connects from ns to [addr]:port with bash's /dev/tcp and returns
+// everything the server sends until it closes (at most 5 s).
+func readAll(ns *netns, addr netip.Addr, port int) (string, error) {
+	script := fmt.Sprintf("exec 3<>/dev/tcp/%s/%d && cat <&3", addr, port)
+	out, err := ns.try(10*time.Second, "timeout", "5", "bash", "-c", script)
+	return strings.TrimSpace(out), err
+}
