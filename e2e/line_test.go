@@ -18,17 +18,17 @@ func TestLine(t *testing.T) {
 	a := l.node(nsA, nodeConfig{Peers: []string{tcpPeer(ab.addrB)}})
 	c := l.node(nsC, nodeConfig{Peers: []string{tcpPeer(bc.addrA)}})
 
-	took := a.waitReachable(c.addr, 30*time.Second)
+	took := a.waitReachable(t, c.addr, 30*time.Second)
 	t.Logf("A %s reaches C %s through B %s after %v", a.addr, c.addr, b.addr, took.Round(time.Millisecond))
 
-	tunBefore := nsB.stats(tunName)
-	fromA, toC := nsB.stats(ab.devB), nsB.stats(bc.devA)
+	tunBefore := nsB.stats(t, tunName)
+	fromA, toC := nsB.stats(t, ab.devB), nsB.stats(t, bc.devA)
 
 	for _, dir := range []struct {
 		name     string
 		from, to *node
 	}{{"A->C", a, c}, {"C->A", c, a}} {
-		r, out := dir.from.ns.ping(15*time.Second, dir.to.addr, "-c", "20", "-i", "0.05")
+		r, out := dir.from.ns.ping(t, 15*time.Second, dir.to.addr, "-c", "20", "-i", "0.05")
 		if r.Received != r.Sent || r.Sent != 20 {
 			t.Fatalf("ping %s: %v\n%s", dir.name, r, out)
 		}
@@ -39,7 +39,7 @@ func TestLine(t *testing.T) {
 	}
 
 	const secs = 4
-	r := l.iperf(a, c, secs)
+	r := l.iperf(t, a, c, secs)
 	t.Logf("iperf3 A->C through B, %d s, 1 stream: %s received (%s sent, %d retransmits)",
 		secs, gbps(r.ReceivedBps), gbps(r.SentBps), r.Retransmits)
 	if r.ReceivedBps <= 0 {
@@ -48,8 +48,8 @@ func TestLine(t *testing.T) {
 
 	// What crossed B: every iperf3 byte came in on the link from A and
 	// went out on the link to C, and none of it through B's TUN.
-	tun := nsB.stats(tunName).sub(tunBefore)
-	in, out := nsB.stats(ab.devB).sub(fromA), nsB.stats(bc.devA).sub(toC)
+	tun := nsB.stats(t, tunName).sub(tunBefore)
+	in, out := nsB.stats(t, ab.devB).sub(fromA), nsB.stats(t, bc.devA).sub(toC)
 	moved := uint64(r.ReceivedBps / 8 * secs)
 	t.Logf("B forwarded: %d packets / %d MB in from A, %d packets / %d MB out to C; B's TUN: rx %d tx %d packets",
 		in.RxPackets, in.RxBytes>>20, out.TxPackets, out.TxBytes>>20, tun.RxPackets, tun.TxPackets)
@@ -62,6 +62,6 @@ func TestLine(t *testing.T) {
 		t.Errorf("B's TUN carried rx %d tx %d packets while A and C talked, want (almost) none", tun.RxPackets, tun.TxPackets)
 	}
 	for _, n := range []*node{a, b, c} {
-		n.alive()
+		n.alive(t)
 	}
 }

@@ -174,18 +174,3 @@ func pluginBin(t *testing.T, name string) string {
 	}
 	return pluginBins.path[name]
 }
-
-// gatewayLinked reports whether cmd/mycelium links the gateway package,
-// that is whether the node understands [[plugin]] and [policy.*] tables.
-var gatewayLinked = sync.OnceValues(func() (bool, error) {
-	out, err := exec.Command(goTool(), "list", "-deps", modulePath+"/cmd/mycelium").Output()
-	if err != nil {
-		return false, fmt.Errorf("go list -deps cmd/mycelium: %w", err)
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		if line == modulePath+"/gateway" {
-			return true, nil
-		}
-	}
-	return false, nil
-})

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -24,12 +25,18 @@ type pingResult struct {
 	Sent, Received int
 	Min, Avg, Max  time.Duration
 	Replies        []pingReply
-	Errors         []string // "From X icmp_seq=N <error>" lines, the error part
+	Errors         []pingError
+}
+
+// pingError is a "From X icmp_seq=N <text>" line: an ICMPv6 error.
+type pingError struct {
+	From string
+	Text string
 }
 
 var (
 	pingReplyRE = regexp.MustCompile(`^(?:\[(\d+\.\d+)\] )?\d+ bytes from \S+: icmp_seq=(\d+) ttl=(\d+) time=([\d.]+) ms`)
-	pingErrorRE = regexp.MustCompile(`^(?:\[\d+\.\d+\] )?From \S+ icmp_seq=\d+ (.+)$`)
+	pingErrorRE = regexp.MustCompile(`^(?:\[\d+\.\d+\] )?From (\S+) icmp_seq=\d+ (.+)$`)
 	pingCountRE = regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`)
 	pingRTTRE   = regexp.MustCompile(`rtt min/avg/max/mdev = ([\d.]+)/([\d.]+)/([\d.]+)/[\d.]+ ms`)
 )
@@ -51,7 +58,7 @@ func parsePing(out string) (pingResult, error) {
 			rep.RTT = millis(m[4])
 			r.Replies = append(r.Replies, rep)
 		} else if m := pingErrorRE.FindStringSubmatch(line); m != nil {
-			r.Errors = append(r.Errors, m[1])
+			r.Errors = append(r.Errors, pingError{From: m[1], Text: m[2]})
 		} else if m := pingCountRE.FindStringSubmatch(line); m != nil {
 			r.Sent, _ = strconv.Atoi(m[1])
 			r.Received, _ = strconv.Atoi(m[2])
@@ -82,9 +89,8 @@ func (r pingResult) TTLs() []int {
 	return out
 }
 
-// longestGap is the longest time between two consecutive replies that
-// arrived at or after from (both -D timestamps), and the arrival of the
-// reply that ended it.
+// longestGap is the longest time between two consecutive replies (by
+// their -D timestamps), and the arrival of the reply that ended it.
 func longestGap(replies []pingReply) (gap time.Duration, endedAt time.Time) {
 	for i := 1; i < len(replies); i++ {
 		if d := replies[i].At.Sub(replies[i-1].At); d > gap {
@@ -98,16 +104,16 @@ func (r pingResult) String() string {
 	return fmt.Sprintf("%d/%d replies, rtt min/avg/max %v/%v/%v", r.Received, r.Sent, r.Min, r.Avg, r.Max)
 }
 
-// ping runs `ping -6 -n -D <args> dst` in the namespace and parses the
-// output; a ping that exits non-zero (lost replies) is not an error here,
-// callers check the counts.
-func (n *netns) ping(timeout time.Duration, dst netip.Addr, args ...string) (pingResult, string) {
-	n.lab.t.Helper()
-	cmd := append([]string{"ping", "-6", "-n", "-D"}, args...)
+// ping runs `ping -6 -n -D -W 2 <args> dst` in the namespace and parses
+// the output (a -W in args wins); a ping that exits non-zero (lost
+// replies) is not an error here, callers check the counts.
+func (n *netns) ping(t testing.TB, timeout time.Duration, dst netip.Addr, args ...string) (pingResult, string) {
+	t.Helper()
+	cmd := append([]string{"ping", "-6", "-n", "-D", "-W", "2"}, args...)
 	out, _ := n.try(timeout, append(cmd, dst.String())...)
 	r, err := parsePing(out)
 	if err != nil {
-		n.lab.t.Fatalf("%s in %s: %v\n%s", strings.Join(cmd, " "), n.short, err, out)
+		t.Fatalf("%s in %s: %v\n%s", strings.Join(cmd, " "), n.short, err, out)
 	}
 	return r, out
 }
@@ -160,9 +166,8 @@ func gbps(bps float64) string { return fmt.Sprintf("%.3f Gbit/s", bps/1e9) }
 // iperf measures TCP throughput from client to server's overlay address
 // for secs seconds and returns iperf3's report. The server runs for one
 // test (-1) in server's namespace.
-func (l *lab) iperf(client, server *node, secs int, extra ...string) iperfResult {
-	l.t.Helper()
-	requireTools(l.t, "iperf3")
+func (l *lab) iperf(t testing.TB, client, server *node, secs int, extra ...string) iperfResult {
+	t.Helper()
 	srv := l.start(server.ns, fmt.Sprintf("iperf3-server%s-%d", server.ns.short, len(l.procs)),
 		"iperf3", "-s", "-1", "-B", server.addr.String())
 	args := append([]string{"iperf3", "-c", server.addr.String(), "-t", strconv.Itoa(secs), "-J"}, extra...)
@@ -176,11 +181,11 @@ func (l *lab) iperf(client, server *node, secs int, extra ...string) iperfResult
 		time.Sleep(100 * time.Millisecond)
 	}
 	if err != nil {
-		l.t.Fatalf("%v\n%s\nserver:\n%s", err, out, srv.output())
+		t.Fatalf("%v\n%s\nserver:\n%s", err, out, srv.output())
 	}
 	r, perr := parseIperf([]byte(out))
 	if perr != nil {
-		l.t.Fatalf("%v\n%s", perr, out)
+		t.Fatalf("%v\n%s", perr, out)
 	}
 	srv.wait(5 * time.Second)
 	return r

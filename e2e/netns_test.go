@@ -28,7 +28,10 @@ var labSeq atomic.Int32
 
 // lab is one test's throw-away network: namespaces, veth links between
 // them and the processes running inside. Everything is removed in the
-// test's cleanup, also when the test fails.
+// test's cleanup, also when the test fails. Building the lab (namespace,
+// connect, node, start) reports to the test that made it, so it belongs
+// in that test's body; the helpers that may run in subtests take the
+// subtest's t.
 type lab struct {
 	t     *testing.T
 	id    string // namespace name prefix of this lab
@@ -65,8 +68,8 @@ func (l *lab) namespace(short string) *netns {
 	n := &netns{lab: l, name: l.id + short, short: short}
 	l.host("ip", "netns", "add", n.name)
 	l.nss = append(l.nss, n)
-	n.run("ip", "link", "set", "lo", "up")
-	n.run("sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0")
+	n.run(l.t, "ip", "link", "set", "lo", "up")
+	n.run(l.t, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0")
 	return n
 }
 
@@ -100,12 +103,12 @@ func (n *netns) try(timeout time.Duration, args ...string) (string, error) {
 	return string(out), nil
 }
 
-// run is try with cmdTimeout that fails the test on error.
-func (n *netns) run(args ...string) string {
-	n.lab.t.Helper()
+// run is try with cmdTimeout that fails t on error.
+func (n *netns) run(t testing.TB, args ...string) string {
+	t.Helper()
 	out, err := n.try(cmdTimeout, args...)
 	if err != nil {
-		n.lab.t.Fatalf("%v\n%s", err, out)
+		t.Fatalf("%v\n%s", err, out)
 	}
 	return out
 }
@@ -137,16 +140,16 @@ func (l *lab) connect(a, b *netns) *link {
 		dev  string
 		addr netip.Addr
 	}{{a, lk.devA, lk.addrA}, {b, lk.devB, lk.addrB}} {
-		end.ns.run("ip", "addr", "add", end.addr.String()+"/64", "dev", end.dev, "nodad")
-		end.ns.run("ip", "link", "set", end.dev, "up")
+		end.ns.run(l.t, "ip", "addr", "add", end.addr.String()+"/64", "dev", end.dev, "nodad")
+		end.ns.run(l.t, "ip", "link", "set", end.dev, "up")
 	}
 	return lk
 }
 
 // cut takes a's end of the link down: from then on neither side can send
 // on it, and nothing tells the nodes (no RST, no FIN).
-func (lk *link) cut() {
-	lk.a.run("ip", "link", "set", lk.devA, "down")
+func (lk *link) cut(t testing.TB) {
+	lk.a.run(t, "ip", "link", "set", lk.devA, "down")
 }
 
 // ifStats are an interface's counters.
@@ -159,12 +162,12 @@ func (s ifStats) sub(o ifStats) ifStats {
 }
 
 // stats reads the counters of dev in the namespace.
-func (n *netns) stats(dev string) ifStats {
-	n.lab.t.Helper()
-	out := n.run("ip", "-j", "-s", "link", "show", "dev", dev)
+func (n *netns) stats(t testing.TB, dev string) ifStats {
+	t.Helper()
+	out := n.run(t, "ip", "-j", "-s", "link", "show", "dev", dev)
 	s, err := parseIfStats([]byte(out))
 	if err != nil {
-		n.lab.t.Fatalf("ip -s link show %s in %s: %v\n%s", dev, n.short, err, out)
+		t.Fatalf("ip -s link show %s in %s: %v\n%s", dev, n.short, err, out)
 	}
 	return s
 }

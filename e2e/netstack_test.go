@@ -25,14 +25,14 @@ func TestNetstack(t *testing.T) {
 	tn := l.node(nsT, nodeConfig{})
 	sn := l.node(nsS, nodeConfig{Device: "netstack", SOCKS5: true, Peers: []string{tcpPeer(lk.addrA)}})
 
-	took := tn.waitReachable(sn.addr, 20*time.Second)
+	took := tn.waitReachable(t, sn.addr, 20*time.Second)
 	t.Logf("T %s (tun) reaches S %s (netstack) after %v", tn.addr, sn.addr, took.Round(time.Millisecond))
 	if out, err := nsS.try(5*time.Second, "ip", "-6", "route", "get", tn.addr.String()); err == nil {
 		t.Fatalf("S's kernel has a route to the overlay, so this test would not prove SOCKS5 works:\n%s", out)
 	}
 
 	t.Run("ping", func(t *testing.T) {
-		r, out := nsT.ping(15*time.Second, sn.addr, "-c", "20", "-i", "0.05")
+		r, out := nsT.ping(t, 15*time.Second, sn.addr, "-c", "20", "-i", "0.05")
 		if r.Received != r.Sent || r.Sent != 20 {
 			t.Fatalf("ping T->S: %v\n%s", r, out)
 		}
@@ -47,12 +47,12 @@ func TestNetstack(t *testing.T) {
 	base := serveHTTP(l, tn, dir)
 
 	t.Run("socks5", func(t *testing.T) {
-		before := nsS.stats(lk.devB)
+		before := nsS.stats(t, lk.devB)
 		got, speed := socksFetch(t, nsS, "--socks5", base+"/blob")
 		if !bytes.Equal(got, blob) {
 			t.Fatalf("S fetched %d bytes through SOCKS5, want the %d-byte file", len(got), len(blob))
 		}
-		if in := nsS.stats(lk.devB).sub(before); in.RxBytes < uint64(len(blob)) {
+		if in := nsS.stats(t, lk.devB).sub(before); in.RxBytes < uint64(len(blob)) {
 			t.Errorf("S's link to T received %d bytes during the fetch, want at least the file's %d", in.RxBytes, len(blob))
 		}
 		t.Logf("S fetched %d MiB from T's http.server through its SOCKS5 (IPv6 literal): %.3f Gbit/s", len(got)>>20, speed*8/1e9)
@@ -66,8 +66,8 @@ func TestNetstack(t *testing.T) {
 			t.Fatalf("S fetched %d bytes by hex name, want the %d-byte file", len(got), len(blob))
 		}
 	})
-	tn.alive()
-	sn.alive()
+	tn.alive(t)
+	sn.alive(t)
 }
 
 // httpPort is where serveHTTP listens.

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -45,9 +46,20 @@ func tcpPeer(a netip.Addr) string  { return fmt.Sprintf("tcp://[%s]:%d", a, peer
 func quicPeer(a netip.Addr) string { return fmt.Sprintf("quic://[%s]:%d", a, peerPort) }
 
 // node creates a key for a node in ns, starts it with cfg and waits until
-// it logs that it runs. Peer discovery is off: a lab's links are exactly
-// the --peers given.
+// it logs that it runs; it fails the test if the node does not come up.
+// Peer discovery is off: a lab's links are exactly the --peers given.
 func (l *lab) node(ns *netns, cfg nodeConfig) *node {
+	l.t.Helper()
+	n, err := l.startNode(ns, cfg)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return n
+}
+
+// startNode is node that returns an error, with the node's log, when the
+// node exits at start or does not come up in 15 s.
+func (l *lab) startNode(ns *netns, cfg nodeConfig) (*node, error) {
 	l.t.Helper()
 	if cfg.Device == "" {
 		cfg.Device = "tun"
@@ -78,8 +90,7 @@ func (l *lab) node(ns *netns, cfg nodeConfig) *node {
 		args = append(args, "--socks5-listen", socks5Addr)
 	}
 	n.proc = l.start(ns, "node"+ns.short, args...)
-	n.waitRunning(l)
-	return n
+	return n, n.waitRunning()
 }
 
 // inspectKey returns a key file's public key and overlay address, as
@@ -105,43 +116,41 @@ func inspectKey(l *lab, key string) (string, netip.Addr) {
 }
 
 // waitRunning waits until the node logs "mycelium node running" with its
-// address, and fails the test if the process ends or 15 s pass first.
-func (n *node) waitRunning(l *lab) {
-	l.t.Helper()
+// address. It fails if the process ends or 15 s pass first.
+func (n *node) waitRunning() error {
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		log := n.proc.output()
 		if strings.Contains(log, "mycelium node running") {
 			if !strings.Contains(log, "address="+n.addr.String()) {
-				l.t.Fatalf("node %s runs, but not with address %s:\n%s", n.ns.short, n.addr, log)
+				return fmt.Errorf("node %s runs, but not with address %s:\n%s", n.ns.short, n.addr, log)
 			}
-			return
+			return nil
 		}
 		if n.proc.exited() {
-			l.t.Fatalf("node %s exited at start (%v):\n%s", n.ns.short, n.proc.err, log)
+			return fmt.Errorf("node %s exited at start (%v):\n%s", n.ns.short, n.proc.err, log)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	l.t.Fatalf("node %s did not log \"mycelium node running\" within 15 s:\n%s", n.ns.short, n.proc.output())
+	return fmt.Errorf("node %s did not log \"mycelium node running\" within 15 s:\n%s", n.ns.short, n.proc.output())
 }
 
 // alive fails the test if the node's process has ended.
-func (n *node) alive() {
-	n.ns.lab.t.Helper()
+func (n *node) alive(t testing.TB) {
+	t.Helper()
 	if n.proc.exited() {
-		n.ns.lab.t.Fatalf("node %s died (%v)", n.ns.short, n.proc.err)
+		t.Fatalf("node %s died (%v)", n.ns.short, n.proc.err)
 	}
 }
 
 // waitReachable pings dst from the node's namespace until it answers (a
 // route has been found), at most timeout, and returns how long it took.
-func (n *node) waitReachable(dst netip.Addr, timeout time.Duration) time.Duration {
-	t := n.ns.lab.t
+func (n *node) waitReachable(t testing.TB, dst netip.Addr, timeout time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
 	var out string
 	for time.Since(start) < timeout {
-		n.alive()
+		n.alive(t)
 		var err error
 		out, err = n.ns.try(5*time.Second, "ping", "-6", "-n", "-c", "1", "-W", "1", dst.String())
 		if err == nil {

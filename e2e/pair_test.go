@@ -33,7 +33,7 @@ func TestTwoNodes(t *testing.T) {
 			a := l.node(nsA, nodeConfig{})
 			b := l.node(nsB, nodeConfig{Peers: []string{tc.peer(lk.addrA)}})
 
-			took := a.waitReachable(b.addr, 20*time.Second)
+			took := a.waitReachable(t, b.addr, 20*time.Second)
 			t.Logf("A %s reaches B %s after %v", a.addr, b.addr, took.Round(time.Millisecond))
 			if log := b.proc.output(); !strings.Contains(log, "peer link up") || !strings.Contains(log, tc.linkKind) {
 				t.Fatalf("B's log shows no %s link:\n%s", tc.linkKind, log)
@@ -43,7 +43,7 @@ func TestTwoNodes(t *testing.T) {
 				name     string
 				from, to *node
 			}{{"A->B", a, b}, {"B->A", b, a}} {
-				r, out := dir.from.ns.ping(15*time.Second, dir.to.addr, "-c", "20", "-i", "0.05")
+				r, out := dir.from.ns.ping(t, 15*time.Second, dir.to.addr, "-c", "20", "-i", "0.05")
 				if r.Received != r.Sent || r.Sent != 20 {
 					t.Fatalf("ping %s: %v\n%s", dir.name, r, out)
 				}
@@ -53,14 +53,14 @@ func TestTwoNodes(t *testing.T) {
 				t.Logf("ping %s over %s: %v", dir.name, tc.name, r)
 			}
 
-			r := l.iperf(a, b, tc.secs)
+			r := l.iperf(t, a, b, tc.secs)
 			t.Logf("iperf3 A->B over %s, %d s, 1 stream: %s received (%s sent, %d retransmits)",
 				tc.name, tc.secs, gbps(r.ReceivedBps), gbps(r.SentBps), r.Retransmits)
 			if r.ReceivedBps <= 0 {
 				t.Fatalf("iperf3 A->B moved nothing")
 			}
-			a.alive()
-			b.alive()
+			a.alive(t)
+			b.alive(t)
 		})
 	}
 }
