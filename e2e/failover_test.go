@@ -38,11 +38,11 @@ func TestTriangleFailover(t *testing.T) {
 
 	const runFor, cutAfter = 9, 2 * time.Second
 	ping := l.start(nsA, "ping-A-C", "ping", "-6", "-n", "-D", "-i", "0.01", "-w", fmt.Sprint(runFor), c.addr.String())
-	srv := l.start(nsC, "iperf3-serverC", "iperf3", "-s", "-1", "-B", c.addr.String())
-	time.Sleep(300 * time.Millisecond) // let the iperf3 server listen
-	iperf := l.start(nsA, "iperf3-A-C", "iperf3", "-c", c.addr.String(), "-t", fmt.Sprint(runFor-1),
-		"-b", "200M", "-i", "0.5", "-J")
-	time.Sleep(cutAfter - 300*time.Millisecond)
+	pingStart := time.Now()
+	srv := l.startIperfServer(t, c)
+	iperf := l.start(nsA, "iperf3-A-C", "iperf3", "-c", c.addr.String(), "-p", fmt.Sprint(iperfPort),
+		"-t", fmt.Sprint(runFor-1), "-b", "200M", "-i", "0.5", "-J")
+	time.Sleep(cutAfter - time.Since(pingStart))
 	if moved := nsA.stats(t, ac.devA).sub(before); moved.TxPackets < 100 {
 		t.Fatalf("A sent only %d packets on the direct link to C before the cut", moved.TxPackets)
 	}

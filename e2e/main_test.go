@@ -139,6 +139,7 @@ var installHints = map[string]string{
 	"python3": "python3",
 	"bash":    "bash",
 	"ip":      "iproute2",
+	"ss":      "iproute2",
 }
 
 // requireTools skips t when one of the programs is missing.

@@ -163,29 +163,49 @@ func parseIperf(b []byte) (iperfResult, error) {
 
 func gbps(bps float64) string { return fmt.Sprintf("%.3f Gbit/s", bps/1e9) }
 
+// iperfPort is iperf3's default port.
+const iperfPort = 5201
+
+// startIperfServer starts a one-test iperf3 server on the node's overlay
+// address and waits until it listens.
+func (l *lab) startIperfServer(t testing.TB, server *node) *proc {
+	t.Helper()
+	srv := l.start(server.ns, fmt.Sprintf("iperf3-server%s-%d", server.ns.short, len(l.procs)),
+		"iperf3", "-s", "-1", "-B", server.addr.String(), "-p", strconv.Itoa(iperfPort))
+	server.ns.waitListening(t, iperfPort, srv)
+	return srv
+}
+
+// waitListening waits until a TCP socket listens on port in the
+// namespace; it fails t if p (the process that should listen) ends or
+// 10 s pass.
+func (n *netns) waitListening(t testing.TB, port int, p *proc) {
+	t.Helper()
+	for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(20 * time.Millisecond) {
+		out, err := n.try(5*time.Second, "ss", "-Hltn", fmt.Sprintf("sport = :%d", port))
+		if err == nil && strings.TrimSpace(out) != "" {
+			return
+		}
+		if p.exited() {
+			t.Fatalf("%s ended before listening on port %d (%v):\n%s", p.name, port, p.err, p.output())
+		}
+	}
+	t.Fatalf("nothing listens on port %d in %s after 10 s; %s:\n%s", port, n.short, p.name, p.output())
+}
+
 // iperf measures TCP throughput from client to server's overlay address
 // for secs seconds and returns iperf3's report. The server runs for one
 // test (-1) in server's namespace.
 func (l *lab) iperf(t testing.TB, client, server *node, secs int, extra ...string) iperfResult {
 	t.Helper()
-	srv := l.start(server.ns, fmt.Sprintf("iperf3-server%s-%d", server.ns.short, len(l.procs)),
-		"iperf3", "-s", "-1", "-B", server.addr.String())
-	args := append([]string{"iperf3", "-c", server.addr.String(), "-t", strconv.Itoa(secs), "-J"}, extra...)
-	var out string
-	var err error
-	for try := 0; try < 50; try++ { // until the server listens
-		out, err = client.ns.try(time.Duration(secs+30)*time.Second, args...)
-		if err == nil || !strings.Contains(out, "Connection refused") || srv.exited() {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("%v\n%s\nserver:\n%s", err, out, srv.output())
-	}
+	srv := l.startIperfServer(t, server)
+	args := append([]string{"iperf3", "-c", server.addr.String(), "-p", strconv.Itoa(iperfPort),
+		"-t", strconv.Itoa(secs), "-J"}, extra...)
+	out, err := client.ns.try(time.Duration(secs+30)*time.Second, args...)
 	r, perr := parseIperf([]byte(out))
-	if perr != nil {
-		t.Fatalf("%v\n%s", perr, out)
+	if err != nil || perr != nil {
+		t.Fatalf("iperf3 client: %v, report: %v\n%s\nserver (exited: %v, %v):\n%s",
+			err, perr, out, srv.exited(), srv.err, srv.output())
 	}
 	srv.wait(5 * time.Second)
 	return r
