@@ -64,6 +64,25 @@ func TestTriangleFailover(t *testing.T) {
 	}
 	srv.wait(5 * time.Second)
 	checkFailoverStream(t, iperf)
+
+	// Restore the direct link: C redials A (static peer, with backoff).
+	// Traffic does not move back at once: the new link starts at cost
+	// 1000 and routes are reselected only on updates (as in the
+	// reference), so only the reconnection is checked.
+	linkUps := func() int { return strings.Count(c.proc.output(), "peer link up") }
+	ups := linkUps()
+	nsA.run(t, "ip", "link", "set", ac.devA, "up")
+	// A link that went down lost its IPv6 addresses.
+	nsA.run(t, "ip", "addr", "replace", ac.addrA.String()+"/64", "dev", ac.devA, "nodad")
+	restoredAt := time.Now()
+	for linkUps() == ups && time.Since(restoredAt) < 30*time.Second {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if linkUps() == ups {
+		t.Errorf("C did not reconnect to A within 30 s of the link coming back")
+	} else {
+		t.Logf("restore: C reconnected to A %v after the link came back", time.Since(restoredAt).Round(time.Millisecond))
+	}
 	for _, n := range []*node{a, b, c} {
 		n.alive(t)
 	}
