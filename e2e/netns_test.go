@@ -45,6 +45,7 @@ type lab struct {
 func newLab(t *testing.T) *lab {
 	t.Helper()
 	requireSuite(t)
+	requireTools(t, "ping") // the harness checks links and readiness with it
 	l := &lab{
 		t:   t,
 		id:  fmt.Sprintf("%s%d-%d-", nsPrefix, os.Getpid(), labSeq.Add(1)),
@@ -143,7 +144,24 @@ func (l *lab) connect(a, b *netns) *link {
 		end.ns.run(l.t, "ip", "addr", "add", end.addr.String()+"/64", "dev", end.dev, "nodad")
 		end.ns.run(l.t, "ip", "link", "set", end.dev, "up")
 	}
+	lk.waitUnderlay(l.t)
 	return lk
+}
+
+// waitUnderlay pings across the link until it answers. (The first
+// neighbour resolution on a fresh veth sometimes goes unanswered and is
+// retried only after 1 s; without this the first peering of a lab would
+// take a second longer, which would blur the timings the tests log.)
+func (lk *link) waitUnderlay(t testing.TB) {
+	t.Helper()
+	var out string
+	var err error
+	for try := 0; try < 10; try++ {
+		if out, err = lk.a.try(5*time.Second, "ping", "-6", "-n", "-c", "1", "-W", "2", lk.addrB.String()); err == nil {
+			return
+		}
+	}
+	t.Fatalf("veth %s-%s: %s does not answer ping: %v\n%s", lk.a.short, lk.b.short, lk.addrB, err, out)
 }
 
 // cut takes a's end of the link down: from then on neither side can send

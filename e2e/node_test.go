@@ -89,6 +89,9 @@ func (l *lab) startNode(ns *netns, cfg nodeConfig) (*node, error) {
 	if cfg.SOCKS5 {
 		args = append(args, "--socks5-listen", socks5Addr)
 	}
+	if os.Getenv("E2E_DEBUG") != "" {
+		args = append(args, "-d")
+	}
 	n.proc = l.start(ns, "node"+ns.short, args...)
 	return n, n.waitRunning()
 }
