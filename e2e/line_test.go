@@ -65,3 +65,30 @@ func TestLine(t *testing.T) {
 		n.alive(t)
 	}
 }
+
+// TestLineDeviceless is A - B - C with B running without any device
+// (--device none), as public relay nodes do: it still forwards.
+func TestLineDeviceless(t *testing.T) {
+	l := newLab(t)
+	nsA, nsB, nsC := l.namespace("A"), l.namespace("B"), l.namespace("C")
+	ab := l.connect(nsA, nsB)
+	bc := l.connect(nsB, nsC)
+	b := l.node(nsB, nodeConfig{Device: "none"})
+	a := l.node(nsA, nodeConfig{Peers: []string{tcpPeer(ab.addrB)}})
+	c := l.node(nsC, nodeConfig{Peers: []string{tcpPeer(bc.addrA)}})
+	if out, err := nsB.try(5*time.Second, "ip", "link", "show", tunName); err == nil {
+		t.Fatalf("B runs with --device none but has a %s device:\n%s", tunName, out)
+	}
+	took := a.waitReachable(t, c.addr, 30*time.Second)
+	r, out := nsA.ping(t, 15*time.Second, c.addr, "-c", "20", "-i", "0.05")
+	if r.Received != r.Sent || r.Sent != 20 {
+		t.Fatalf("ping A->C: %v\n%s", r, out)
+	}
+	if got := r.TTLs(); len(got) != 1 || got[0] != hopTTL(2) {
+		t.Errorf("ping A->C: reply TTLs %v, want [%d] (two overlay hops)", got, hopTTL(2))
+	}
+	t.Logf("A reaches C through deviceless B after %v; ping A->C: %v", took.Round(time.Millisecond), r)
+	for _, n := range []*node{a, b, c} {
+		n.alive(t)
+	}
+}

@@ -66,6 +66,25 @@ func TestNetstack(t *testing.T) {
 			t.Fatalf("S fetched %d bytes by hex name, want the %d-byte file", len(got), len(blob))
 		}
 	})
+
+	t.Run("socks5-refused", func(t *testing.T) {
+		// Nothing listens on T's port 9: T's kernel resets the netstack's
+		// SYN and SOCKS5 must answer 0x05 (connection refused) at once.
+		start := time.Now()
+		out, err := nsS.try(30*time.Second, "curl", "-sS", "-g", "--max-time", "20", "--socks5", socks5Addr,
+			fmt.Sprintf("http://[%s]:9/", tn.addr))
+		took := time.Since(start)
+		if err == nil {
+			t.Fatalf("curl to a closed port through SOCKS5 succeeded:\n%s", out)
+		}
+		t.Logf("curl through SOCKS5 to a closed port on T: %v, %s", took.Round(time.Millisecond), strings.TrimSpace(out))
+		if !strings.Contains(out, "(5)") && !strings.Contains(strings.ToLower(out), "refused") {
+			t.Errorf("curl's error %q is not SOCKS5 reply 5 (connection refused)", strings.TrimSpace(out))
+		}
+		if took > 5*time.Second {
+			t.Errorf("the refused connect took %v, want well under a second", took)
+		}
+	})
 	tn.alive(t)
 	sn.alive(t)
 }
