@@ -30,7 +30,11 @@ func (s *Server) handle(ctx context.Context, c net.Conn) {
 		s.fail(c, log, err)
 		return
 	}
+	// The dial has its own timeout; the handshake deadline must not cut
+	// the reply that follows a slow dial.
+	c.SetDeadline(time.Time{})
 	remote, err := s.connect(ctx, q)
+	c.SetWriteDeadline(time.Now().Add(s.handshakeTimeout()))
 	if err != nil {
 		log.Debug("socks5 connect failed", "target", q.target(), "err", err)
 		s.fail(c, log, err)

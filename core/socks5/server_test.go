@@ -278,6 +278,13 @@ func TestReplyCodes(t *testing.T) {
 		{"ipv4-mapped refused", func() *Server { return &Server{Dial: fakeDial(nil)} }, request{cmd: cmdConnect, addr: netip.MustParseAddr("::ffff:10.0.0.1"), port: 80}.marshal(), ReplyAddrNotSupported, false},
 		{"domain without resolver", func() *Server { return &Server{Dial: fakeDial(nil)} }, request{cmd: cmdConnect, host: "example.com", port: 80}.marshal(), ReplyAddrNotSupported, false},
 		{"resolver fails", func() *Server { return &Server{Dial: fakeDial(nil), Resolve: ResolveHex} }, request{cmd: cmdConnect, host: "example.com", port: 80}.marshal(), ReplyHostUnreachable, false},
+		// A dial slower than the handshake deadline still gets its reply.
+		{"slow dial refused", func() *Server {
+			return &Server{HandshakeTimeout: 50 * time.Millisecond, Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				time.Sleep(200 * time.Millisecond)
+				return nil, syscall.ECONNREFUSED
+			}}
+		}, v6, ReplyConnectionRefused, true},
 		{"ipv4 allowed", func() *Server { return &Server{Dial: fakeDial(nil), AllowIPv4: true} }, []byte{5, 1, 0, 1, 10, 0, 0, 1, 0, 80}, ReplySucceeded, true},
 	}
 	for _, tt := range tests {
