@@ -140,6 +140,11 @@ var installHints = map[string]string{
 	"bash":    "bash",
 	"ip":      "iproute2",
 	"ss":      "iproute2",
+	"swaks":   "swaks",
+	"rclone":  "rclone",
+	"node":    "nodejs",
+	"npm":     "npm",
+	"timeout": "coreutils",
 }
 
 // requireTools skips t when one of the programs is missing.

@@ -36,6 +36,7 @@ type node struct {
 	ns   *netns
 	dir  string // data dir; the key file is in it
 	key  string
+	cfg  string     // config file passed with -c; "" if none
 	pub  string     // public key, 64 hex digits
 	addr netip.Addr // overlay address
 	proc *proc
@@ -61,9 +62,15 @@ func (l *lab) node(ns *netns, cfg nodeConfig) *node {
 // node exits at start or does not come up in 15 s.
 func (l *lab) startNode(ns *netns, cfg nodeConfig) (*node, error) {
 	l.t.Helper()
-	if cfg.Device == "" {
-		cfg.Device = "tun"
-	}
+	n := l.prepareNode(ns)
+	return n, l.startPrepared(n, cfg)
+}
+
+// prepareNode creates the data dir and key of a node in ns without
+// starting it, so that its key can go into other nodes' configs (and
+// theirs into its own) before any of them runs.
+func (l *lab) prepareNode(ns *netns) *node {
+	l.t.Helper()
 	n := &node{ns: ns, dir: filepath.Join(l.dir, "node"+ns.short)}
 	n.key = filepath.Join(n.dir, "priv_key.bin")
 	if err := os.MkdirAll(n.dir, 0o700); err != nil {
@@ -73,15 +80,34 @@ func (l *lab) startNode(ns *netns, cfg nodeConfig) (*node, error) {
 		l.t.Fatalf("mycelium generate-keys: %v\n%s", err, out)
 	}
 	n.pub, n.addr = inspectKey(l, n.key)
+	return n
+}
 
+// launch starts a prepared node with cfg and waits until it runs; it
+// fails the test if the node does not come up.
+func (l *lab) launch(n *node, cfg nodeConfig) *node {
+	l.t.Helper()
+	if err := l.startPrepared(n, cfg); err != nil {
+		l.t.Fatal(err)
+	}
+	return n
+}
+
+// startPrepared starts a node made by prepareNode with cfg and waits
+// until it logs that it runs.
+func (l *lab) startPrepared(n *node, cfg nodeConfig) error {
+	l.t.Helper()
+	if cfg.Device == "" {
+		cfg.Device = "tun"
+	}
 	args := []string{myceliumBin, "-k", n.key, "--data-dir", n.dir,
 		"--disable-peer-discovery", "--device", cfg.Device, "--tun-name", tunName}
 	if cfg.Config != "" {
-		path := filepath.Join(n.dir, "mycelium.toml")
-		if err := os.WriteFile(path, []byte(cfg.Config), 0o600); err != nil {
+		n.cfg = filepath.Join(n.dir, "mycelium.toml")
+		if err := os.WriteFile(n.cfg, []byte(cfg.Config), 0o600); err != nil {
 			l.t.Fatal(err)
 		}
-		args = append(args, "-c", path)
+		args = append(args, "-c", n.cfg)
 	}
 	for _, p := range cfg.Peers {
 		args = append(args, "--peers", p)
@@ -92,8 +118,8 @@ func (l *lab) startNode(ns *netns, cfg nodeConfig) (*node, error) {
 	if os.Getenv("E2E_DEBUG") != "" {
 		args = append(args, "-d")
 	}
-	n.proc = l.start(ns, "node"+ns.short, args...)
-	return n, n.waitRunning()
+	n.proc = l.start(n.ns, "node"+n.ns.short, args...)
+	return n.waitRunning()
 }
 
 // inspectKey returns a key file's public key and overlay address, as
