@@ -26,6 +26,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+
+	"github.com/mycelium-go/mycelium/plugins/sdk/passwd"
 )
 
 // Errors callers branch on.
@@ -96,7 +98,7 @@ type Store struct {
 	rdb   *sql.DB // readers (WAL lets them run beside the writer)
 	blobs *blobDir
 	log   *slog.Logger
-	auth  *authCache
+	auth  *passwd.Cache // recent successful logins
 
 	// wmu serialises write transactions together with the live-state
 	// updates that follow their commit.
@@ -134,7 +136,7 @@ func Open(ctx context.Context, dir string, log *slog.Logger) (*Store, error) {
 		wdb.Close()
 		return nil, err
 	}
-	s := &Store{dir: dir, wdb: wdb, rdb: rdb, blobs: blobs, log: log, auth: newAuthCache()}
+	s := &Store{dir: dir, wdb: wdb, rdb: rdb, blobs: blobs, log: log, auth: passwd.NewCache(passwd.CacheOptions{})}
 	s.live.m = make(map[int64]*Live)
 	return s, nil
 }
