@@ -40,11 +40,15 @@ type authenticator struct {
 	}
 }
 
-// maxFailNames bounds the failure limiters kept.
-const maxFailNames = 1024
+const (
+	// loginTTL is how long a successful login is remembered.
+	loginTTL = 10 * time.Minute
+	// maxFailNames bounds the failure limiters kept.
+	maxFailNames = 1024
+)
 
 func newAuthenticator(st *store.Store, links map[sdk.PublicKey]string, realm string) *authenticator {
-	a := &authenticator{store: st, links: links, realm: realm, logins: passwd.NewCache(passwd.CacheOptions{})}
+	a := &authenticator{store: st, links: links, realm: realm, logins: passwd.NewCache(passwd.CacheOptions{TTL: loginTTL})}
 	a.mu.fail = map[string]*rate.Limiter{}
 	return a
 }
