@@ -1,22 +1,17 @@
 package dav
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
 
-	"golang.org/x/term"
-
-	"github.com/mycelium-go/mycelium/adapters/dav/passwd"
 	"github.com/mycelium-go/mycelium/adapters/dav/server"
 	"github.com/mycelium-go/mycelium/adapters/dav/store"
 	"github.com/mycelium-go/mycelium/plugins/sdk"
+	"github.com/mycelium-go/mycelium/plugins/sdk/passwd"
 )
 
 const usage = `usage: mycelium dav <command>
@@ -72,7 +67,7 @@ func addUser(ctx context.Context, env sdk.CommandEnv, st *store.Store, name stri
 	if !server.ValidAccountName(name) {
 		return fmt.Errorf("dav: adduser: %q is not a valid name (1-32 letters, digits, '.', '_', '-')", name)
 	}
-	hash, err := readNewPassword(env)
+	hash, err := newHash(ctx, env, name)
 	if err != nil {
 		return err
 	}
@@ -90,7 +85,7 @@ func changePassword(ctx context.Context, env sdk.CommandEnv, st *store.Store, na
 	if _, err := st.AccountHash(ctx, name); err != nil {
 		return fmt.Errorf("dav: passwd: %w", err)
 	}
-	hash, err := readNewPassword(env)
+	hash, err := newHash(ctx, env, name)
 	if err != nil {
 		return err
 	}
@@ -148,39 +143,11 @@ func list(ctx context.Context, env sdk.CommandEnv, st *store.Store, s Settings) 
 	return w.Flush()
 }
 
-// readNewPassword reads a password from stdin: twice with a prompt and
-// without echo on a terminal, else the first line. It returns the hash.
-func readNewPassword(env sdk.CommandEnv) (string, error) {
-	var pass string
-	if f, ok := env.Stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		fmt.Fprint(env.Stderr, "Password: ")
-		p1, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(env.Stderr)
-		if err != nil {
-			return "", fmt.Errorf("dav: read password: %w", err)
-		}
-		fmt.Fprint(env.Stderr, "Repeat password: ")
-		p2, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(env.Stderr)
-		if err != nil {
-			return "", fmt.Errorf("dav: read password: %w", err)
-		}
-		if string(p1) != string(p2) {
-			return "", errors.New("dav: passwords do not match")
-		}
-		pass = string(p1)
-	} else {
-		line, err := bufio.NewReader(env.Stdin).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return "", fmt.Errorf("dav: read password: %w", err)
-		}
-		pass = strings.TrimRight(line, "\r\n")
+// newHash reads a new password for name from stdin and returns its hash.
+func newHash(ctx context.Context, env sdk.CommandEnv, name string) (string, error) {
+	pw, err := passwd.ReadNew(ctx, env, name)
+	if err != nil {
+		return "", fmt.Errorf("dav: %w", err)
 	}
-	if len(pass) < 8 {
-		return "", errors.New("dav: password must have at least 8 characters")
-	}
-	if len(pass) > 1024 {
-		return "", errors.New("dav: password too long")
-	}
-	return passwd.Hash(pass, passwd.Default)
+	return passwd.Hash(pw)
 }

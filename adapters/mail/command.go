@@ -1,12 +1,10 @@
 package mail
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net/netip"
 	"strings"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/mycelium-go/mycelium/adapters/mail/setup"
 	"github.com/mycelium-go/mycelium/adapters/mail/store"
 	"github.com/mycelium-go/mycelium/plugins/sdk"
+	"github.com/mycelium-go/mycelium/plugins/sdk/passwd"
 )
 
 const usage = `usage: mycelium mail COMMAND
@@ -87,7 +86,7 @@ func (a *Adapter) account(ctx context.Context, env sdk.CommandEnv, st *store.Sto
 		fmt.Fprintf(env.Stdout, "deleted %s\n", local)
 		return nil
 	}
-	pw, err := readPassword(env.Stdin)
+	pw, err := passwd.ReadNew(ctx, env, local)
 	if err != nil {
 		return fmt.Errorf("mail %s: %w", cmd, err)
 	}
@@ -101,23 +100,6 @@ func (a *Adapter) account(ctx context.Context, env sdk.CommandEnv, st *store.Sto
 	}
 	fmt.Fprintf(env.Stdout, "%s: login %s@%s\n", cmd, local, a.res.Canonical())
 	return nil
-}
-
-// readPassword reads the first line of r. The CLI passes the terminal
-// through; scripts pipe the password in (never pass it as an argument).
-func readPassword(r io.Reader) (string, error) {
-	if r == nil {
-		return "", errors.New("no standard input to read the password from")
-	}
-	line, err := bufio.NewReader(r).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return "", fmt.Errorf("read password: %w", err)
-	}
-	pw := strings.TrimRight(line, "\r\n")
-	if len(pw) < 8 {
-		return "", errors.New("password must be at least 8 characters (read from the first line of stdin)")
-	}
-	return pw, nil
 }
 
 func (a *Adapter) list(ctx context.Context, env sdk.CommandEnv, st *store.Store) error {

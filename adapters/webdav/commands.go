@@ -1,18 +1,15 @@
 package webdav
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"sort"
 	"strings"
 
 	"github.com/mycelium-go/mycelium/adapters/webdav/internal/accounts"
 	"github.com/mycelium-go/mycelium/plugins/sdk"
-	"golang.org/x/term"
+	"github.com/mycelium-go/mycelium/plugins/sdk/passwd"
 )
 
 const commandUsage = `usage: mycelium webdav <command>
@@ -58,9 +55,9 @@ func (a *Adapter) RunCommand(ctx context.Context, env sdk.CommandEnv, args []str
 	name := rest[0]
 	switch cmd {
 	case "adduser", "passwd":
-		pw, err := readPassword(env, name)
+		pw, err := passwd.ReadNew(ctx, env, name)
 		if err != nil {
-			return err
+			return fmt.Errorf("webdav: %w", err)
 		}
 		if cmd == "adduser" {
 			err = acc.Add(ctx, name, pw)
@@ -101,34 +98,4 @@ func listAccounts(ctx context.Context, env sdk.CommandEnv, acc *accounts.DB, s *
 		fmt.Fprintln(env.Stdout, line)
 	}
 	return nil
-}
-
-// readPassword reads a new password for name from the command's stdin.
-func readPassword(env sdk.CommandEnv, name string) (string, error) {
-	if f, ok := env.Stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		fmt.Fprintf(env.Stderr, "New password for %s: ", name)
-		p1, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(env.Stderr)
-		if err != nil {
-			return "", fmt.Errorf("webdav: read password: %w", err)
-		}
-		fmt.Fprint(env.Stderr, "Repeat it: ")
-		p2, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(env.Stderr)
-		if err != nil {
-			return "", fmt.Errorf("webdav: read password: %w", err)
-		}
-		if string(p1) != string(p2) {
-			return "", errors.New("webdav: the passwords differ")
-		}
-		return string(p1), nil
-	}
-	if env.Stdin == nil {
-		return "", errors.New("webdav: no standard input to read the password from")
-	}
-	line, err := bufio.NewReader(env.Stdin).ReadString('\n')
-	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
-		return "", fmt.Errorf("webdav: read password from stdin: %w", err)
-	}
-	return strings.TrimRight(line, "\r\n"), nil
 }

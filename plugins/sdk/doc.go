@@ -23,7 +23,8 @@
 //     descriptor numbers.
 //
 // Subpackages: launch starts plugin processes, sdktest runs a plugin
-// in-process for tests, proto holds the protobuf definitions. The plugin
+// in-process for tests, passwd hashes, verifies and reads local-account
+// passwords, proto holds the protobuf definitions. The plugin
 // author's guide is docs/plugins.md.
 //
 // This package imports nothing else from this module.

@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"net/http"
 	"sync"
@@ -11,9 +9,9 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/mycelium-go/mycelium/adapters/dav/passwd"
 	"github.com/mycelium-go/mycelium/adapters/dav/store"
 	"github.com/mycelium-go/mycelium/plugins/sdk"
+	"github.com/mycelium-go/mycelium/plugins/sdk/passwd"
 )
 
 // identity is the authenticated caller.
@@ -30,35 +28,27 @@ type authenticator struct {
 	links map[sdk.PublicKey]string
 	realm string
 
-	// verify bounds concurrent argon2id verifications (19 MiB each).
-	verify chan struct{}
+	// logins remembers recent successful logins, so that a DAV client,
+	// which sends credentials with every request, costs one argon2id run
+	// per TTL rather than per request, and bounds concurrent runs.
+	logins *passwd.Cache
 
 	mu struct {
 		sync.Mutex
-		// cache remembers recent successful logins so that a DAV client,
-		// which sends credentials with every request, costs one argon2id
-		// run per cacheTTL rather than per request. An entry is valid
-		// only while the stored hash is unchanged.
-		cache map[string]cacheEntry
 		// fail rate-limits wrong passwords per account name.
 		fail map[string]*rate.Limiter
 	}
 }
 
-type cacheEntry struct {
-	hash    string
-	sum     [32]byte
-	expires time.Time
-}
-
 const (
-	cacheTTL      = 10 * time.Minute
-	maxCacheNames = 1024
+	// loginTTL is how long a successful login is remembered.
+	loginTTL = 10 * time.Minute
+	// maxFailNames bounds the failure limiters kept.
+	maxFailNames = 1024
 )
 
 func newAuthenticator(st *store.Store, links map[sdk.PublicKey]string, realm string) *authenticator {
-	a := &authenticator{store: st, links: links, realm: realm, verify: make(chan struct{}, 2)}
-	a.mu.cache = map[string]cacheEntry{}
+	a := &authenticator{store: st, links: links, realm: realm, logins: passwd.NewCache(passwd.CacheOptions{TTL: loginTTL})}
 	a.mu.fail = map[string]*rate.Limiter{}
 	return a
 }
@@ -102,24 +92,24 @@ func (a *authenticator) checkPassword(ctx context.Context, name, pass string) er
 	}
 	hash, err := a.store.AccountHash(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
+		// Take as long as a wrong password, so the reply time does not
+		// tell which accounts exist.
+		if err := a.logins.Reject(ctx, pass); err != nil {
+			return err
+		}
 		return errUnauthorized
 	} else if err != nil {
 		return err
 	}
-	sum := sha256.Sum256([]byte(pass))
-	if a.cached(name, hash, sum) {
+	// A client that knows the password keeps working while wrong
+	// guesses for its name are rate-limited.
+	if a.logins.Cached(name, hash, pass) {
 		return nil
 	}
 	if !a.allowAttempt(name) {
 		return errStatus(http.StatusUnauthorized, "too many failed logins for %q", name)
 	}
-	select {
-	case a.verify <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	ok, err := passwd.Verify(hash, pass)
-	<-a.verify
+	ok, err := a.logins.Verify(ctx, name, hash, pass)
 	if err != nil {
 		return err
 	}
@@ -127,24 +117,7 @@ func (a *authenticator) checkPassword(ctx context.Context, name, pass string) er
 		a.recordFailure(name)
 		return errStatus(http.StatusUnauthorized, "wrong password for %q", name)
 	}
-	a.remember(name, hash, sum)
 	return nil
-}
-
-func (a *authenticator) cached(name, hash string, sum [32]byte) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	e, ok := a.mu.cache[name]
-	return ok && e.hash == hash && time.Now().Before(e.expires) && subtle.ConstantTimeCompare(e.sum[:], sum[:]) == 1
-}
-
-func (a *authenticator) remember(name, hash string, sum [32]byte) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if len(a.mu.cache) >= maxCacheNames {
-		a.mu.cache = map[string]cacheEntry{}
-	}
-	a.mu.cache[name] = cacheEntry{hash: hash, sum: sum, expires: time.Now().Add(cacheTTL)}
 }
 
 // Wrong passwords are limited to a burst of 10, then one every 6 s, per
@@ -152,7 +125,7 @@ func (a *authenticator) remember(name, hash string, sum [32]byte) {
 func (a *authenticator) limiter(name string) *rate.Limiter {
 	l, ok := a.mu.fail[name]
 	if !ok {
-		if len(a.mu.fail) >= maxCacheNames {
+		if len(a.mu.fail) >= maxFailNames {
 			a.mu.fail = map[string]*rate.Limiter{}
 		}
 		l = rate.NewLimiter(rate.Every(6*time.Second), 10)

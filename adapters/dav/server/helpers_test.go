@@ -12,9 +12,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mycelium-go/mycelium/adapters/dav/passwd"
 	"github.com/mycelium-go/mycelium/adapters/dav/store"
 	"github.com/mycelium-go/mycelium/plugins/sdk"
+	"github.com/mycelium-go/mycelium/plugins/sdk/passwd"
 )
 
 var testDefaults = Defaults{
@@ -63,7 +63,7 @@ func (e *testEnv) restart() {
 
 func (e *testEnv) addAccount(name, pass string) {
 	e.t.Helper()
-	h, err := passwd.Hash(pass, passwd.Params{Memory: 64, Time: 1, Threads: 1})
+	h, err := passwd.HashWith(passwd.Params{Memory: 64, Time: 1, Threads: 1}, pass)
 	if err != nil {
 		e.t.Fatal(err)
 	}

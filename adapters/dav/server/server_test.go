@@ -11,8 +11,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/mycelium-go/mycelium/adapters/dav/davxml"
-	"github.com/mycelium-go/mycelium/adapters/dav/passwd"
 	"github.com/mycelium-go/mycelium/adapters/dav/store"
+	"github.com/mycelium-go/mycelium/plugins/sdk/passwd"
 )
 
 // TestDiscoveryChainLikeIOS walks the chain iOS walks when an account is
@@ -147,7 +147,7 @@ func TestBasicAuthOnLoopback(t *testing.T) {
 		t.Errorf("principal = %+v", p)
 	}
 	// The login cache notices a password change.
-	newHash, err := passwd.Hash("looking-glass", passwd.Params{Memory: 64, Time: 1, Threads: 1})
+	newHash, err := passwd.HashWith(passwd.Params{Memory: 64, Time: 1, Threads: 1}, "looking-glass")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+
+	"github.com/mycelium-go/mycelium/plugins/sdk/passwd"
 )
 
 // Errors callers branch on.
@@ -88,6 +90,10 @@ CREATE TABLE IF NOT EXISTS queue (
 CREATE INDEX IF NOT EXISTS queue_next ON queue(next_attempt);
 `
 
+// authCacheTTL is how long a successful login is remembered: Thunderbird
+// opens several connections and checks every folder.
+const authCacheTTL = 10 * time.Minute
+
 // Store is the mail store of one plugin instance. Its methods are safe for
 // concurrent use.
 type Store struct {
@@ -96,7 +102,7 @@ type Store struct {
 	rdb   *sql.DB // readers (WAL lets them run beside the writer)
 	blobs *blobDir
 	log   *slog.Logger
-	auth  *authCache
+	auth  *passwd.Cache // recent successful logins
 
 	// wmu serialises write transactions together with the live-state
 	// updates that follow their commit.
@@ -134,7 +140,7 @@ func Open(ctx context.Context, dir string, log *slog.Logger) (*Store, error) {
 		wdb.Close()
 		return nil, err
 	}
-	s := &Store{dir: dir, wdb: wdb, rdb: rdb, blobs: blobs, log: log, auth: newAuthCache()}
+	s := &Store{dir: dir, wdb: wdb, rdb: rdb, blobs: blobs, log: log, auth: passwd.NewCache(passwd.CacheOptions{TTL: authCacheTTL})}
 	s.live.m = make(map[int64]*Live)
 	return s, nil
 }

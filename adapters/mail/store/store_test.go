@@ -226,24 +226,6 @@ func TestFlagSet(t *testing.T) {
 	}
 }
 
-func TestPassword(t *testing.T) {
-	h, err := HashPassword("secret password")
-	if err != nil || !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") {
-		t.Fatalf("HashPassword = %q %v", h, err)
-	}
-	if ok, _ := VerifyPassword(h, "secret password"); !ok {
-		t.Error("right password rejected")
-	}
-	if ok, _ := VerifyPassword(h, "Secret password"); ok {
-		t.Error("wrong password accepted")
-	}
-	for _, bad := range []string{"", "$bcrypt$x", "$argon2id$v=19$m=99999999,t=2,p=1$AA$AA", "$argon2id$v=19$m=1,t=1,p=1$!$AA"} {
-		if _, err := VerifyPassword(bad, "x"); err == nil {
-			t.Errorf("VerifyPassword(%q) accepted a bad hash", bad)
-		}
-	}
-}
-
 func FuzzNormalizeName(f *testing.F) {
 	for _, s := range []string{"INBOX", "inbox/Sub", "a//b", "a/", "*", "Sent", ""} {
 		f.Add(s)

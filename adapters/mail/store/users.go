@@ -5,8 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
+
+	"github.com/mycelium-go/mycelium/plugins/sdk/passwd"
 )
 
 // User is a mail account. Local is its lowercase local part; the account
@@ -30,7 +31,7 @@ var DefaultMailboxes = []struct{ Name, SpecialUse string }{
 // AddUser creates an account with the given (already normalised) local
 // part and password, and its default mailboxes.
 func (s *Store) AddUser(ctx context.Context, local, password string) error {
-	hash, err := HashPassword(password)
+	hash, err := passwd.Hash(password)
 	if err != nil {
 		return fmt.Errorf("add user %s: %w", local, err)
 	}
@@ -58,7 +59,7 @@ func (s *Store) AddUser(ctx context.Context, local, password string) error {
 
 // SetPassword replaces an account's password.
 func (s *Store) SetPassword(ctx context.Context, local, password string) error {
-	hash, err := HashPassword(password)
+	hash, err := passwd.Hash(password)
 	if err != nil {
 		return fmt.Errorf("set password for %s: %w", local, err)
 	}
@@ -133,37 +134,25 @@ func (s *Store) Authenticate(ctx context.Context, local, password string) (User,
 	if errors.Is(err, sql.ErrNoRows) {
 		// Spend comparable time so the reply does not reveal which
 		// accounts exist.
-		VerifyPassword(dummyHash(), password)
+		if err := s.auth.Reject(ctx, password); err != nil {
+			return User{}, fmt.Errorf("authenticate %s: %w", local, err)
+		}
 		return User{}, fmt.Errorf("authenticate %s: %w", local, ErrNoSuchUser)
 	}
 	if err != nil {
 		return User{}, fmt.Errorf("authenticate %s: %w", local, err)
 	}
-	if s.auth.hit(local, hash, password) {
-		return u, nil
-	}
-	// One verification per user at a time: a client opening many
-	// connections at once pays argon2id once, the rest hit the cache.
-	unlock := s.auth.lockUser(local)
-	defer unlock()
-	if s.auth.hit(local, hash, password) {
-		return u, nil
-	}
-	ok, err := VerifyPassword(hash, password)
+	// A client opening many connections at once pays argon2id once; the
+	// rest find the cache entry.
+	ok, err := s.auth.Verify(ctx, local, hash, password)
 	if err != nil {
 		return User{}, fmt.Errorf("authenticate %s: %w", local, err)
 	}
 	if !ok {
 		return User{}, fmt.Errorf("authenticate %s: %w", local, ErrBadPassword)
 	}
-	s.auth.add(local, hash, password)
 	return u, nil
 }
-
-var dummyHash = sync.OnceValue(func() string {
-	h, _ := HashPassword("not a real password")
-	return h
-})
 
 func userTx(ctx context.Context, tx *sql.Tx, local string) (User, error) {
 	var u User

@@ -101,18 +101,3 @@ func TestValidation(t *testing.T) {
 		t.Errorf("Add with short password = %v, want ErrWeak", err)
 	}
 }
-
-func TestHashFormat(t *testing.T) {
-	h, err := Hash("pw-for-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") {
-		t.Errorf("Hash = %q, want argon2id PHC string", h)
-	}
-	for _, bad := range []string{"", "$argon2i$v=19$m=1,t=1,p=1$AA$AA", "$argon2id$v=19$m=x$AA$AA", "$argon2id$v=19$m=1,t=1,p=1$!!$AA"} {
-		if ok, err := checkHash(bad, "x"); ok || err == nil {
-			t.Errorf("checkHash(%q) = %v, %v; want error", bad, ok, err)
-		}
-	}
-}
