@@ -1,0 +1,164 @@
+package router
+
+import (
+	"time"
+
+	"github.com/mycelium-go/mycelium/core/wire"
+)
+
+// Link cost changes (spec §2.8, §4.8).
+//
+// The reference runs route selection only when an Update arrives, so a
+// neighbour whose link got faster (or a new link, whose cost starts at
+// 1000) is not used until the next Update about each subnet, which may be
+// 300 s or more away; traffic does not come back to a restored direct
+// link. We also run route selection when a neighbour's cost changes:
+//
+//   - The link's reader (HandleTLV, IHU) compares the new cost with the
+//     cost at the last re-evaluation and posts an evCost only when it moved
+//     by more than the hysteresis (10), and only one at a time
+//     (Neighbour.costMoved). A cost jittering by a few ms costs nothing.
+//   - The router goroutine re-evaluates one neighbour at most once per
+//     CostInterval; a change inside the interval is deferred to its end
+//     (costTm), so a link whose cost keeps moving costs one walk per
+//     interval.
+//   - A re-evaluation walks only the routes through that neighbour (an
+//     intrusive list, two pointers per route) and reruns selection, with
+//     the reference's hysteresis, for each subnet that has a selected
+//     route: the neighbour's route may now beat the selected one, or the
+//     selected one through it may now lose. A change of selection sends a
+//     triggered update exactly as for an Update (spec §4.7 step 5).
+//
+// Nothing changes on the wire: the Updates sent are the ones the reference
+// sends when its selection changes.
+
+// indexRoute adds rt to the routes through n.
+func (n *Neighbour) indexRoute(rt *route) {
+	rt.nbPrev, rt.nbNext = nil, n.routes
+	if n.routes != nil {
+		n.routes.nbPrev = rt
+	}
+	n.routes = rt
+}
+
+// unindexRoute removes rt from the routes through n; it does nothing when
+// rt is not in the list.
+func (n *Neighbour) unindexRoute(rt *route) {
+	switch {
+	case rt.nbPrev != nil:
+		rt.nbPrev.nbNext = rt.nbNext
+	case n.routes == rt:
+		n.routes = rt.nbNext
+	default:
+		return
+	}
+	if rt.nbNext != nil {
+		rt.nbNext.nbPrev = rt.nbPrev
+	}
+	rt.nbPrev, rt.nbNext = nil, nil
+}
+
+// costChanged handles evCost: nb's cost moved by more than the hysteresis.
+// The routes through nb are re-evaluated now, or when CostInterval has
+// passed since their last re-evaluation.
+func (r *Router) costChanged(nb *Neighbour, now time.Time) {
+	if nb.dead.Load() {
+		nb.evalQueued.Store(false)
+		return
+	}
+	if wait := nb.lastEval.Add(r.cfg.CostInterval); now.Before(wait) {
+		r.costWait = append(r.costWait, nb)
+		if r.costTm.idx < 0 || wait.Before(r.costTm.at) {
+			r.timers.schedule(&r.costTm, wait)
+		}
+		return
+	}
+	r.reevaluate(nb, now)
+}
+
+// costDue runs the deferred re-evaluations that are due and schedules
+// costTm for the next one.
+func (r *Router) costDue(now time.Time) {
+	var next time.Time
+	keep := r.costWait[:0]
+	for _, nb := range r.costWait {
+		switch wait := nb.lastEval.Add(r.cfg.CostInterval); {
+		case nb.dead.Load():
+			nb.evalQueued.Store(false)
+		case !now.Before(wait):
+			r.reevaluate(nb, now)
+		default:
+			keep = append(keep, nb)
+			if next.IsZero() || wait.Before(next) {
+				next = wait
+			}
+		}
+	}
+	clear(r.costWait[len(keep):])
+	r.costWait = keep
+	if !next.IsZero() {
+		r.timers.schedule(&r.costTm, next)
+	}
+}
+
+// reevaluate reruns route selection for every subnet with a route through
+// nb, at nb's current cost.
+func (r *Router) reevaluate(nb *Neighbour, now time.Time) {
+	cost := nb.Cost()
+	nb.lastEval = now
+	nb.evalCost.Store(uint32(cost))
+	nb.evalQueued.Store(false) // later IHUs compare with cost
+	r.reevaluations++
+	switched := 0
+	for rt := nb.routes; rt != nil; rt = rt.nbNext {
+		if r.reselectForCost(rt) {
+			switched++
+		}
+	}
+	r.log.Debug("link cost changed", "peer", nb.link.String(), "cost", cost, "switched", switched)
+}
+
+// reselectForCost reruns route selection for rt's subnet after the cost of
+// rt's neighbour changed, and reports whether the selection changed. A
+// subnet without a selected route is skipped: a cost does not make a route
+// feasible, and selection already found none. An unselected rt that cannot
+// beat the selected route by the hysteresis is skipped without running
+// selection.
+func (r *Router) reselectForCost(rt *route) bool {
+	e := rt.e
+	old := e.selected
+	if old == nil || rt.retracted() {
+		return false
+	}
+	if rt != old && rt.metric != 0 && rt.total() >= old.total().Sub(significantImprovement) {
+		return false
+	}
+	r.m.RouteSelections.Add(1)
+	best := r.bestRoute(e)
+	if best == nil || best == old {
+		return false
+	}
+	oldRID, oldMetric := old.rid, old.metric
+	r.selectRoute(e, best)
+	if bigChange(true, oldRID, oldMetric, best) {
+		r.triggerUpdate(e.prefix, nil)
+	}
+	return true
+}
+
+// wildcardRequest asks a new neighbour for all its selected routes.
+//
+// The reference sends only its own subnet on link up, so a neighbour's
+// routes are learned only from Updates flooded after the link came up:
+// when a better path appears (a new or restored link), route selection
+// cannot find it until the next flood about each subnet. A wildcard route
+// request (TLV 9, AE 0) is a standard reference TLV, and both the
+// reference and we answer it with a dump of every selected route not
+// going through the asker, plus the own subnet (spec §4.9, §4.10). One
+// request per link up costs one TLV; the answer is bounded by the
+// neighbour's table. Route requests for the subnets we use would cost one
+// TLV per subnet, and a neighbour that does not know a subnet forwards the
+// request to all its peers, so they would multiply through the network.
+func (r *Router) wildcardRequest(nb *Neighbour) {
+	r.send(nb, &wire.TLV{Type: wire.TLVRouteRequest, RouteRequest: wire.RouteRequest{}})
+}
