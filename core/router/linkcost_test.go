@@ -141,7 +141,7 @@ func TestCostDropReselects(t *testing.T) {
 		h := newHarness(t, quiet)
 		stop := make(chan struct{})
 		defer close(stop)
-		a, _ := h.liveNeighbour("a", 10*time.Millisecond, stop)  // cost 20
+		a, _ := h.liveNeighbour("a", 10*time.Millisecond, stop)   // cost 20
 		b, pb := h.liveNeighbour("b", 100*time.Millisecond, stop) // cost 110
 		c := h.neighbour("c")
 		x := newRemote(t)
