@@ -178,3 +178,44 @@ func TestTriangleReturnsToRestoredLink(t *testing.T) {
 		t.Logf("a's neighbour %v: cost %d", nb.Link, nb.Cost)
 	}
 }
+
+// TestNewLinkOffersShorterPath: in a line 0-1-2-3-4, node 0 reaches node 4
+// over four hops. A new link 0-3 offers a path of two hops, but node 3
+// announces only its own subnet on link up (as the reference does), so
+// node 0 learns the route to 4 through 3 from the dump it asks for
+// (a wildcard route request), and selects it once the new link's first
+// RTT sample is in.
+func TestNewLinkOffersShorterPath(t *testing.T) {
+	t.Parallel()
+	nt := New(t, 5, Options{})
+	nt.Line()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := nt.WaitLinks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := nt.Exchange(ctx, 0, 4, "0 to 4"); err != nil {
+		t.Fatal(err)
+	}
+	if err := nt.waitCosts(ctx, 0, 50); err != nil {
+		t.Fatal(err)
+	}
+	if hop := nt.nextHop(0, 4); hop != nt.Pair(0, 1).A {
+		t.Fatalf("0 -> 4 via %v, want via 1", hop)
+	}
+	shortcut := nt.Link(0, 3)
+	start := time.Now()
+	swCtx, swCancel := context.WithTimeout(ctx, 5*time.Second)
+	at, err := nt.waitNextHop(swCtx, 0, 4, shortcut.A)
+	swCancel()
+	if err != nil {
+		t.Fatalf("0 -> 4 still via %v 5 s after the shortcut came up", nt.nextHop(0, 4))
+	}
+	t.Logf("0 -> 4 moved to the new two-hop path after %v", at.Sub(start).Round(time.Microsecond))
+	if err := nt.Exchange(ctx, 0, 4, "0 to 4 again"); err != nil {
+		t.Fatal(err)
+	}
+	if n := nt.txPackets(ctx, t, 0, shortcut.A); n == 0 {
+		t.Error("no data packets sent on the new link")
+	}
+}
