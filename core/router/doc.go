@@ -85,4 +85,12 @@
 //   - When the queue of input is full, route requests are dropped like
 //     Updates and seqno requests, so a link's reader never waits on a busy
 //     router except for a neighbour's own-subnet Update.
+//   - A new neighbour's first RTT sample replaces the initial cost of 1000
+//     (later samples are smoothed as the reference does), and route
+//     selection reruns when a neighbour's cost moves by more than the
+//     hysteresis, at most once per CostInterval, for the subnets with a
+//     route through it (linkcost.go). The reference reselects only on
+//     Updates, so traffic stayed on a detour after a better link came up.
+//   - On link up we also send a wildcard route request: the neighbour's
+//     dump tells us the routes through it at once (wildcardRequest).
 package router
