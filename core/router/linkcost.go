@@ -121,16 +121,16 @@ func (r *Router) reevaluate(nb *Neighbour, now time.Time) {
 // reselectForCost reruns route selection for rt's subnet after the cost of
 // rt's neighbour changed, and reports whether the selection changed. A
 // subnet without a selected route is skipped: a cost does not make a route
-// feasible, and selection already found none. An unselected rt that cannot
-// beat the selected route by the hysteresis is skipped without running
-// selection.
+// feasible, and selection already found none. Selection runs only when
+// the totals allow a switch (canReplace), so most routes cost a few
+// additions and no source table lookup.
 func (r *Router) reselectForCost(rt *route) bool {
 	e := rt.e
 	old := e.selected
 	if old == nil || rt.retracted() {
 		return false
 	}
-	if rt != old && rt.metric != 0 && rt.total() >= old.total().Sub(significantImprovement) {
+	if rt != old && !canReplace(rt, old) || rt == old && !challenged(e, old) {
 		return false
 	}
 	r.m.RouteSelections.Add(1)
@@ -144,6 +144,29 @@ func (r *Router) reselectForCost(rt *route) bool {
 		r.triggerUpdate(e.prefix, nil)
 	}
 	return true
+}
+
+// canReplace reports whether rt's totals allow route selection to pick it
+// over the selected route cur (spec §4.8): strictly better, and better by
+// more than the hysteresis or directly connected. Feasibility is not
+// checked, so a false answer is final and a true one needs selection.
+func canReplace(rt, cur *route) bool {
+	if rt.retracted() {
+		return false
+	}
+	t, c := rt.total(), cur.total()
+	return t < c && (t < c.Sub(significantImprovement) || rt.metric == 0)
+}
+
+// challenged reports whether some other route of e might replace the
+// selected route cur.
+func challenged(e *subnetEntry, cur *route) bool {
+	for _, rt := range e.routes {
+		if rt != cur && canReplace(rt, cur) {
+			return true
+		}
+	}
+	return false
 }
 
 // wildcardRequest asks a new neighbour for all its selected routes.
