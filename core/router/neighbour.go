@@ -115,7 +115,7 @@ func (n *Neighbour) helloSent(now time.Time) {
 //
 // The first sample replaces the initial cost instead of being smoothed
 // into it: with the reference's (old*9+sample)/10 a new link would need
-// about 40 samples to come down from 1000 to a few tens of ms, and the
+// about 35 samples to come down from 1000 to a few tens of ms, and the
 // routes it offers would look worse than they are all that time. Later
 // samples are smoothed as the reference does.
 func (n *Neighbour) gotIHU(now time.Time, stale time.Duration) {
