@@ -28,9 +28,14 @@ import (
 //     route: the neighbour's route may now beat the selected one, or the
 //     selected one through it may now lose. A change of selection sends a
 //     triggered update exactly as for an Update (spec §4.7 step 5).
+//   - When the cost went down, a selected route through the neighbour whose
+//     metric is now lower by more than 10 than the lowest we advertised for
+//     its seqno is advertised again (improved). Without this, the metrics
+//     a new link advertised during its first RTT (cost 1000) stayed in the
+//     network and steered neighbours onto longer paths.
 //
-// Nothing changes on the wire: the Updates sent are the ones the reference
-// sends when its selection changes.
+// On the wire these are ordinary Updates; the reference sends the same
+// ones when its selection changes.
 
 // indexRoute adds rt to the routes through n.
 func (n *Neighbour) indexRoute(rt *route) {
@@ -105,45 +110,72 @@ func (r *Router) costDue(now time.Time) {
 // nb, at nb's current cost.
 func (r *Router) reevaluate(nb *Neighbour, now time.Time) {
 	cost := nb.Cost()
+	cheaper := uint32(cost) < nb.evalCost.Load()
 	nb.lastEval = now
 	nb.evalCost.Store(uint32(cost))
 	nb.evalQueued.Store(false) // later IHUs compare with cost
 	r.reevaluations++
-	switched := 0
+	switched, announced := 0, 0
 	for rt := nb.routes; rt != nil; rt = rt.nbNext {
-		if r.reselectForCost(rt) {
+		sw, an := r.reselectForCost(rt, cheaper)
+		if sw {
 			switched++
 		}
+		if an {
+			announced++
+		}
 	}
-	r.log.Debug("link cost changed", "peer", nb.link.String(), "cost", cost, "switched", switched)
+	r.log.Debug("link cost changed", "peer", nb.link.String(), "cost", cost, "switched", switched, "announced", announced)
 }
 
 // reselectForCost reruns route selection for rt's subnet after the cost of
-// rt's neighbour changed, and reports whether the selection changed. A
-// subnet without a selected route is skipped: a cost does not make a route
-// feasible, and selection already found none. Selection runs only when
-// the totals allow a switch (canReplace), so most routes cost a few
-// additions and no source table lookup.
-func (r *Router) reselectForCost(rt *route) bool {
+// rt's neighbour changed (cheaper: it went down), and reports whether the
+// selection changed and whether a triggered update went out.
+//
+// A subnet without a selected route is skipped: a cost does not make a
+// route feasible, and selection already found none. Selection runs only
+// when the totals allow a switch (canReplace), so most routes cost a few
+// additions and no source table lookup. A change of selection sends the
+// triggered update of spec §4.7 step 5. When the cost went down and the
+// selected route goes through nb, its advertised metric may now be far
+// below anything we told our neighbours (typically: routes advertised
+// while a new link still had the initial cost of 1000); then it is
+// advertised again (improved).
+func (r *Router) reselectForCost(rt *route, cheaper bool) (switched, announced bool) {
 	e := rt.e
 	old := e.selected
-	if old == nil || rt.retracted() {
-		return false
+	if old == nil || rt.retracted() || rt != old && !canReplace(rt, old) {
+		return false, false
 	}
-	if rt != old && !canReplace(rt, old) || rt == old && !challenged(e, old) {
-		return false
+	if rt != old || challenged(e, old) {
+		r.m.RouteSelections.Add(1)
+		if best := r.bestRoute(e); best != nil && best != old {
+			oldRID, oldMetric := old.rid, old.metric
+			r.selectRoute(e, best)
+			switched = true
+			if bigChange(true, oldRID, oldMetric, best) {
+				r.triggerUpdate(e.prefix, nil)
+				return true, true
+			}
+		}
 	}
-	r.m.RouteSelections.Add(1)
-	best := r.bestRoute(e)
-	if best == nil || best == old {
-		return false
-	}
-	oldRID, oldMetric := old.rid, old.metric
-	r.selectRoute(e, best)
-	if bigChange(true, oldRID, oldMetric, best) {
+	if cheaper && e.selected.nb == rt.nb && r.improved(e.selected) {
 		r.triggerUpdate(e.prefix, nil)
+		announced = true
 	}
-	return true
+	return switched, announced
+}
+
+// improved reports whether the metric we would advertise for sel is lower,
+// by more than a big change, than the lowest metric we advertised for its
+// source and seqno (the feasibility distance): our neighbours then hold a
+// much worse metric from us than we have. Sending it lowers the
+// feasibility distance, so a route is advertised again only when it
+// reaches a new low for its seqno: a cost that goes up and down again
+// sends nothing.
+func (r *Router) improved(sel *route) bool {
+	fd, ok := r.sources[sel.source()]
+	return ok && fd.seqno == sel.seqno && int(sel.total()) < int(fd.metric)-bigMetricChange
 }
 
 // canReplace reports whether rt's totals allow route selection to pick it

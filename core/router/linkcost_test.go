@@ -127,9 +127,10 @@ func TestRestoredLinkSelectedAfterFirstSample(t *testing.T) {
 		if fw := h.r.Lookup(x.addr()); !fw.Selected() || fw.NextHop.Link() != direct {
 			t.Fatalf("lookup %+v, want via the direct link right after its first sample", fw)
 		}
-		// Same router id, metric 10 -> 0: not a big change (spec §4.7 step 5).
-		if ups := updatesFor(c.take(), x); len(ups) != 0 {
-			t.Errorf("switch sent updates %+v, want none", ups)
+		// Same router id, metric 10 -> 0: not a big change (spec §4.7 step
+		// 5). But we advertised 30 and have 15 now: c hears about it.
+		if ups := updatesFor(c.take(), x); len(ups) != 1 || ups[0].Metric != 15 {
+			t.Errorf("switch sent updates %+v, want one with metric 15", ups)
 		}
 	})
 }
@@ -283,6 +284,52 @@ func TestCostJitterDoesNotFlap(t *testing.T) {
 		}
 		if ups := updatesFor(c.take(), x); len(ups) != 0 {
 			t.Errorf("jitter sent updates %+v", ups)
+		}
+	})
+}
+
+// Routes advertised while a link still had its initial cost are
+// advertised again once its first sample is in; after that only a new low
+// by more than 10 is.
+func TestCheaperLinkReadvertises(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, quiet)
+		stop := make(chan struct{})
+		defer close(stop)
+		a := h.neighbour("a")
+		c := h.neighbour("c")
+		x := newRemote(t)
+		h.send(a, x.update(1, 100))
+		if ups := updatesFor(c.take(), x); len(ups) != 1 || ups[0].Metric != 100+1010 {
+			t.Fatalf("flood to c = %+v, want metric 1110", ups)
+		}
+		// a answers its link-up Hello after 20 ms: cost 30.
+		p := &peerRTT{}
+		p.set(20 * time.Millisecond)
+		p.answer(h, a, stop)
+		time.Sleep(100 * time.Millisecond)
+		synctest.Wait()
+		if ups := updatesFor(c.take(), x); len(ups) != 1 || ups[0].Metric != 130 || ups[0].Seqno != 1 {
+			t.Fatalf("after the first sample c got %+v, want one update with metric 130", ups)
+		}
+		if ups := updatesFor(a.take(), x); len(ups) != 0 {
+			t.Errorf("split horizon: a got %+v", ups)
+		}
+		// The cost rises by 40 and comes back: nothing new to tell.
+		p.set(420 * time.Millisecond)
+		time.Sleep(2 * time.Second)
+		p.set(20 * time.Millisecond)
+		time.Sleep(20 * time.Second)
+		synctest.Wait()
+		if ups := updatesFor(c.take(), x); len(ups) != 0 {
+			t.Errorf("cost up and back sent %+v", ups)
+		}
+		// A new low by more than 10 is advertised.
+		p.set(0)
+		time.Sleep(20 * time.Second)
+		synctest.Wait()
+		if ups := updatesFor(c.take(), x); len(ups) != 1 || ups[0].Metric >= 130-10 {
+			t.Errorf("new low sent %+v, want one update below 120", ups)
 		}
 	})
 }
