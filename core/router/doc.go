@@ -89,8 +89,10 @@
 //     (later samples are smoothed as the reference does), and route
 //     selection reruns when a neighbour's cost moves by more than the
 //     hysteresis, at most once per CostInterval, for the subnets with a
-//     route through it (linkcost.go). The reference reselects only on
-//     Updates, so traffic stayed on a detour after a better link came up.
+//     route through it (linkcost.go); a route whose metric fell more than
+//     10 below the lowest we advertised is advertised again. The reference
+//     reselects only on Updates, so traffic stayed on a detour after a
+//     better link came up.
 //   - On link up we also send a wildcard route request: the neighbour's
 //     dump tells us the routes through it at once (wildcardRequest).
 package router
