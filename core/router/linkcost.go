@@ -214,6 +214,21 @@ func challenged(e *subnetEntry, cur *route) bool {
 // neighbour's table. Route requests for the subnets we use would cost one
 // TLV per subnet, and a neighbour that does not know a subnet forwards the
 // request to all its peers, so they would multiply through the network.
+//
+// A router without routes (just started) sends none: it has no path a new
+// neighbour could improve, and it learns subnets on demand, as the
+// reference does, instead of pulling in (and computing an X25519 for)
+// every subnet of the network at once.
 func (r *Router) wildcardRequest(nb *Neighbour) {
 	r.send(nb, &wire.TLV{Type: wire.TLVRouteRequest, RouteRequest: wire.RouteRequest{}})
+}
+
+// haveRoutes reports whether any live neighbour carries a route for us.
+func (r *Router) haveRoutes() bool {
+	for _, nb := range r.peers {
+		if nb.routes != nil {
+			return true
+		}
+	}
+	return false
 }

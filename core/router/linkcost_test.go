@@ -360,11 +360,17 @@ func TestCostReevaluationRateLimited(t *testing.T) {
 func TestLinkUpRequestsWildcardDump(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t, quiet)
-		a := h.neighbour("a")
+		// Without routes, a new neighbour gets no wildcard request.
+		a := newFakeLink("a")
+		h.r.LinkUp(a)
+		h.sync()
+		if rrs := ofType(a.take(), wire.TLVRouteRequest); len(rrs) != 0 {
+			t.Errorf("link up without routes sent %+v", rrs)
+		}
 		x, y := newRemote(t), newRemote(t)
 		h.send(a, x.update(1, 100))
 		h.send(a, y.update(1, 100))
-		// A new neighbour gets a wildcard route request...
+		// With routes, a new neighbour gets a wildcard route request...
 		b := newFakeLink("b")
 		h.r.LinkUp(b)
 		h.sync()

@@ -445,5 +445,7 @@ func (r *Router) addPeer(nb *Neighbour) {
 			r.send(nb, &wire.TLV{Type: wire.TLVRouteRequest, RouteRequest: wire.RouteRequest{Prefix: p}})
 		}
 	}
-	r.wildcardRequest(nb)
+	if r.haveRoutes() {
+		r.wildcardRequest(nb)
+	}
 }
