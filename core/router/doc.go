@@ -93,6 +93,7 @@
 //     10 below the lowest we advertised is advertised again. The reference
 //     reselects only on Updates, so traffic stayed on a detour after a
 //     better link came up.
-//   - On link up we also send a wildcard route request: the neighbour's
-//     dump tells us the routes through it at once (wildcardRequest).
+//   - On link up we also send a wildcard route request when we have
+//     routes: the neighbour's dump tells us the routes through it at once
+//     (wildcardRequest).
 package router

@@ -432,7 +432,7 @@ func (r *Router) send(nb *Neighbour, t *wire.TLV) {
 }
 
 // addPeer runs the link-up actions of spec §2.2, and asks the neighbour
-// for its routes (wildcardRequest).
+// for its routes when we have any (wildcardRequest).
 func (r *Router) addPeer(nb *Neighbour) {
 	if nb.dead.Load() {
 		return
