@@ -259,3 +259,33 @@ type countingLink struct {
 }
 
 func (l *countingLink) SendControl([]byte) error { l.sent.Add(1); return nil }
+
+// BenchmarkReevaluate100k measures one re-evaluation after a cost change
+// of a neighbour carrying 100,000 selected routes (none switches): the
+// worst case, run at most once per CostInterval per neighbour. "cheaper"
+// also checks every selected route for re-advertisement (a source table
+// lookup each; none is sent).
+func BenchmarkReevaluate100k(b *testing.B) {
+	r, l, _ := bigTable(b, 100_000)
+	nb := r.registry.byLink[l]
+	for _, cheaper := range []bool{false, true} {
+		name := "dearer"
+		if cheaper {
+			name = "cheaper"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if cheaper {
+					nb.evalCost.Store(uint32(nb.Cost()) + 20)
+				} else {
+					nb.evalCost.Store(0)
+				}
+				r.reevaluate(nb, time.Now())
+			}
+			if r.reevaluations == 0 {
+				b.Fatal("no re-evaluation ran")
+			}
+		})
+	}
+}

@@ -58,8 +58,13 @@ type Config struct {
 	// refresh (reference: 30 min).
 	SourceGC time.Duration
 	// InitialLinkCost is the smoothed RTT part of a new link's cost before
-	// any IHU arrived (reference: 1000).
+	// any IHU arrived (reference: 1000). The first RTT sample replaces it.
 	InitialLinkCost uint16
+	// CostInterval is the minimum time between two re-evaluations of the
+	// routes through one neighbour after its cost moved by more than the
+	// route selection hysteresis (the reference never re-evaluates on a
+	// cost change; see linkcost.go).
+	CostInterval time.Duration
 	// MaxQueries bounds the subnets with a route request in flight
 	// (ours and forwarded ones); requests beyond it are dropped, so a
 	// flood of requests for made-up subnets cannot grow the table.
@@ -90,6 +95,7 @@ func Default() Config {
 		SweepInterval:     5 * time.Second,
 		SourceGC:          30 * time.Minute,
 		InitialLinkCost:   1000,
+		CostInterval:      time.Second,
 		MaxQueries:        10_000,
 		EventQueue:        1024,
 	}
@@ -119,6 +125,7 @@ func (c *Config) Validate() error {
 		{"RouteRequestRetry", c.RouteRequestRetry},
 		{"SweepInterval", c.SweepInterval},
 		{"SourceGC", c.SourceGC},
+		{"CostInterval", c.CostInterval},
 	} {
 		if d.v <= 0 {
 			return fmt.Errorf("%w: %s must be positive", ErrConfig, d.name)

@@ -85,4 +85,15 @@
 //   - When the queue of input is full, route requests are dropped like
 //     Updates and seqno requests, so a link's reader never waits on a busy
 //     router except for a neighbour's own-subnet Update.
+//   - A new neighbour's first RTT sample replaces the initial cost of 1000
+//     (later samples are smoothed as the reference does), and route
+//     selection reruns when a neighbour's cost moves by more than the
+//     hysteresis, at most once per CostInterval, for the subnets with a
+//     route through it (linkcost.go); a route whose metric fell more than
+//     10 below the lowest we advertised is advertised again. The reference
+//     reselects only on Updates, so traffic stayed on a detour after a
+//     better link came up.
+//   - On link up we also send a wildcard route request when we have
+//     routes: the neighbour's dump tells us the routes through it at once
+//     (wildcardRequest).
 package router

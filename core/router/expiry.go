@@ -17,6 +17,8 @@ func (r *Router) fireTimers(now time.Time) {
 			r.queryExpired(t.e)
 		case t == &r.bumpTm:
 			r.bumpSeqno(now)
+		case t == &r.costTm:
+			r.costDue(now)
 		}
 	}
 }
@@ -61,17 +63,16 @@ func (r *Router) removePeer(nb *Neighbour) {
 	r.log.Debug("peer removed", "peer", nb.link.String())
 	now := time.Now()
 	var reselect []*subnetEntry
-	for _, e := range r.table {
-		rt := e.routeFrom(nb)
-		switch {
-		case rt == nil:
-		case rt.selected:
+	for rt := nb.routes; rt != nil; {
+		next := rt.nbNext // removing rt never removes another route through nb
+		if rt.selected {
 			rt.metric = wire.MetricInfinite
 			r.setExpiry(rt, now.Add(r.cfg.RetractedHold))
-			reselect = append(reselect, e)
-		default:
+			reselect = append(reselect, rt.e)
+		} else {
 			r.removeRoute(rt)
 		}
+		rt = next
 	}
 	for _, e := range reselect {
 		r.reselect(e, true)

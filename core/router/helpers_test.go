@@ -25,9 +25,12 @@ type fakeLink struct {
 	data     int
 	lastRecv atomic.Pointer[time.Time]
 	closed   atomic.Bool
+	hellos   chan struct{} // a token per Hello sent (dropped when full)
 }
 
-func newFakeLink(name string) *fakeLink { return &fakeLink{name: name} }
+func newFakeLink(name string) *fakeLink {
+	return &fakeLink{name: name, hellos: make(chan struct{}, 64)}
+}
 
 func (l *fakeLink) SendControl(pkt []byte) error {
 	r, err := wire.NewControlReader(pkt[wire.OuterHeaderSize:])
@@ -41,6 +44,12 @@ func (l *fakeLink) SendControl(pkt []byte) error {
 		l.sent = append(l.sent, t)
 		l.mu.Unlock()
 		n++
+		if t.Type == wire.TLVHello {
+			select {
+			case l.hellos <- struct{}{}:
+			default:
+			}
+		}
 	}
 	if r.Err() != nil || n != 1 {
 		panic("router sent a control packet without exactly one valid TLV")

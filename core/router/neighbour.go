@@ -35,10 +35,23 @@ type Neighbour struct {
 		sync.Mutex
 		sent        [helloRing]time.Time
 		head, count int
+		sampled     bool // an RTT sample was taken
 	}
 
 	ihuBuf   []byte        // reader goroutine only: scratch for IHU replies
 	helloSeq atomic.Uint32 // next Hello seqno
+
+	// evalCost is the cost at the last re-evaluation of the routes through
+	// this neighbour; evalQueued is set while a re-evaluation is queued or
+	// deferred, so the reader posts at most one (see costMoved).
+	evalCost   atomic.Uint32
+	evalQueued atomic.Bool
+
+	// Router goroutine only: when the routes through this neighbour were
+	// last re-evaluated for a cost change, and the head of the list of
+	// those routes (linked through route.nbNext/nbPrev).
+	lastEval time.Time
+	routes   *route
 
 	txPackets, txBytes, rxPackets, rxBytes atomic.Uint64
 }
@@ -52,6 +65,7 @@ func newNeighbour(l link.Link, initialCost uint16, now, epoch time.Time) *Neighb
 		ihuBuf: make([]byte, 0, wire.MaxControlPacket),
 	}
 	n.rtt.Store(uint32(initialCost))
+	n.evalCost.Store(uint32(n.Cost()))
 	n.lastIHU.Store(int64(now.Sub(epoch)))
 	return n
 }
@@ -98,6 +112,12 @@ func (n *Neighbour) helloSent(now time.Time) {
 // against the oldest unanswered Hello. Hellos older than stale are
 // forgotten first, so a Hello the peer never answered cannot skew later
 // samples.
+//
+// The first sample replaces the initial cost instead of being smoothed
+// into it: with the reference's (old*9+sample)/10 a new link would need
+// about 35 samples to come down from 1000 to a few tens of ms, and the
+// routes it offers would look worse than they are all that time. Later
+// samples are smoothed as the reference does.
 func (n *Neighbour) gotIHU(now time.Time, stale time.Duration) {
 	n.lastIHU.Store(int64(now.Sub(n.epoch)))
 	h := &n.hello
@@ -113,13 +133,27 @@ func (n *Neighbour) gotIHU(now time.Time, stale time.Duration) {
 	sent := h.sent[h.head]
 	h.head = (h.head + 1) % helloRing
 	h.count--
+	first := !h.sampled
+	h.sampled = true
 	h.Unlock()
-	sample := now.Sub(sent).Milliseconds()
-	if sample > 0xFFFF {
-		sample = 0xFFFF
+	sample := uint32(min(max(now.Sub(sent).Milliseconds(), 0), 0xFFFF))
+	if first {
+		n.rtt.Store(sample)
+		return
 	}
-	old := n.rtt.Load()
-	n.rtt.Store((old*9 + uint32(sample)) / 10)
+	n.rtt.Store((n.rtt.Load()*9 + sample) / 10)
+}
+
+// costMoved reports whether the cost moved by more than the route
+// selection hysteresis since the routes through n were last re-evaluated,
+// and no re-evaluation is pending yet; it then marks one pending. A cost
+// that jitters within the hysteresis never asks for a re-evaluation.
+func (n *Neighbour) costMoved() bool {
+	d := int(n.Cost()) - int(n.evalCost.Load())
+	if d <= int(significantImprovement) && d >= -int(significantImprovement) {
+		return false
+	}
+	return n.evalQueued.CompareAndSwap(false, true)
 }
 
 // lastHeard is the later of the last IHU and the last byte on the link.

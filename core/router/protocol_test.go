@@ -51,12 +51,14 @@ func TestHelloIHU(t *testing.T) {
 		}
 		time.Sleep(30 * time.Millisecond)
 		h.send(l, &wire.TLV{Type: wire.TLVIHU, IHU: wire.IHU{RxCost: 5, Interval: 6000}})
-		// The first Hello sent at link up is the oldest unanswered one: 530 ms.
-		if got, want := h.r.Neighbour(l).Cost(), wire.Metric((1000*9+530)/10+10); got != want {
+		// The first Hello sent at link up is the oldest unanswered one: 530
+		// ms. The first sample replaces the initial cost; later ones are
+		// smoothed.
+		if got, want := h.r.Neighbour(l).Cost(), wire.Metric(530+10); got != want {
 			t.Errorf("cost after first IHU = %d, want %d", got, want)
 		}
 		h.send(l, &wire.TLV{Type: wire.TLVIHU, IHU: wire.IHU{Interval: 6000}})
-		if got, want := h.r.Neighbour(l).Cost(), wire.Metric(((1000*9+530)/10*9+30)/10+10); got != want {
+		if got, want := h.r.Neighbour(l).Cost(), wire.Metric((530*9+30)/10+10); got != want {
 			t.Errorf("cost after second IHU = %d, want %d", got, want)
 		}
 		// A Hello is answered at once, on the caller's goroutine.

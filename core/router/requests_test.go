@@ -204,12 +204,13 @@ func TestRouteRequestGenerations(t *testing.T) {
 		if n := len(ofType(a.take(), wire.TLVRouteRequest)); n != 0 {
 			t.Error("second Want sent a request")
 		}
-		// A new neighbour gets our pending queries.
+		// A new neighbour gets our pending queries (and no wildcard
+		// request: we have no routes).
 		c := newFakeLink("c")
 		h.r.LinkUp(c)
 		h.sync()
-		if got := ofType(c.take(), wire.TLVRouteRequest); len(got) != 1 {
-			t.Errorf("new neighbour got %d route requests, want 1", len(got))
+		if got := ofType(c.take(), wire.TLVRouteRequest); len(got) != 1 || got[0].RouteRequest.Prefix != x.subnet {
+			t.Errorf("new neighbour got route requests %+v, want one for x", got)
 		}
 		// No answer within 15 s: the query times out.
 		h.obs.take()

@@ -26,6 +26,7 @@ const (
 	evWant
 	evRefresh
 	evCall
+	evCost
 )
 
 // event is one input to the router goroutine.
@@ -83,6 +84,10 @@ type Router struct {
 	lastBump time.Time
 	bumpTm   timer // a deferred seqno bump
 	buf      []byte
+
+	costTm        timer        // deferred re-evaluations (linkcost.go)
+	costWait      []*Neighbour // neighbours waiting for costTm
+	reevaluations uint64       // re-evaluations run, for tests
 }
 
 // New validates cfg and returns a router for the node with key pair key.
@@ -120,6 +125,7 @@ func New(cfg Config, key *identity.KeyPair, obs Observer, log *slog.Logger) (*Ro
 	}
 	r.registry.byLink = make(map[link.Link]*Neighbour)
 	r.bumpTm.idx = -1
+	r.costTm.idx = -1
 	r.secretFor = key.SharedKey
 	return r, nil
 }
@@ -234,6 +240,9 @@ func (r *Router) HandleTLV(l link.Link, t *wire.TLV) {
 		start := time.Now()
 		r.m.TLVIHU.Add(1)
 		nb.gotIHU(start, r.staleHello())
+		if nb.costMoved() && !r.tryPost(event{kind: evCost, nb: nb}) {
+			nb.evalQueued.Store(false) // the next IHU tries again
+		}
 		r.m.TimeIHU.Add(uint64(time.Since(start)))
 	case wire.TLVUpdate, wire.TLVRouteRequest, wire.TLVSeqnoRequest:
 		ev := event{kind: evTLV, nb: nb, tlv: *t}
@@ -381,6 +390,8 @@ func (r *Router) handle(ev event) {
 		r.originateRouteRequest(ev.prefix, false)
 	case evCall:
 		ev.call()
+	case evCost:
+		r.costChanged(ev.nb, time.Now())
 	}
 }
 
@@ -420,7 +431,8 @@ func (r *Router) send(nb *Neighbour, t *wire.TLV) {
 	}
 }
 
-// addPeer runs the link-up actions of spec §2.2.
+// addPeer runs the link-up actions of spec §2.2, and asks the neighbour
+// for its routes when we have any (wildcardRequest).
 func (r *Router) addPeer(nb *Neighbour) {
 	if nb.dead.Load() {
 		return
@@ -432,5 +444,8 @@ func (r *Router) addPeer(nb *Neighbour) {
 		if e.queried && !e.hasRoutes() {
 			r.send(nb, &wire.TLV{Type: wire.TLVRouteRequest, RouteRequest: wire.RouteRequest{Prefix: p}})
 		}
+	}
+	if r.haveRoutes() {
+		r.wildcardRequest(nb)
 	}
 }

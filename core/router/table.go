@@ -19,6 +19,9 @@ type route struct {
 	seqno    wire.SeqNo
 	selected bool
 	tm       timer // expiry
+
+	// nbPrev and nbNext link the routes through nb (see Neighbour.routes).
+	nbPrev, nbNext *route
 }
 
 func (rt *route) source() sourceKey       { return sourceKey{rt.e.prefix, rt.rid} }
@@ -164,7 +167,9 @@ func (r *Router) deleteEntry(e *subnetEntry) {
 	r.timers.cancel(&e.tm)
 	for _, rt := range e.routes {
 		r.timers.cancel(&rt.tm)
+		rt.nb.unindexRoute(rt)
 	}
+	e.routes = nil
 	delete(r.table, e.prefix)
 	e.deleted = true
 	if e.queried {
@@ -208,6 +213,7 @@ func (r *Router) addRoute(e *subnetEntry, nb *Neighbour, u *wire.Update, hold ti
 	rt.tm = timer{idx: -1, rt: rt}
 	r.timers.schedule(&rt.tm, now.Add(hold))
 	e.routes = append(e.routes, rt)
+	nb.indexRoute(rt)
 	r.markDirty(e)
 	return rt
 }
@@ -218,6 +224,7 @@ func (r *Router) removeRoute(rt *route) {
 	r.timers.cancel(&rt.tm)
 	if i := slices.Index(e.routes, rt); i >= 0 {
 		e.routes = slices.Delete(e.routes, i, i+1)
+		rt.nb.unindexRoute(rt)
 	}
 	if e.selected == rt {
 		e.selected = nil

@@ -6,8 +6,10 @@ import (
 )
 
 // timer is one deadline in the router's timer heap: a route's expiry, a
-// queried subnet's timeout, or (neither set) a deferred seqno bump. It is embedded in what it belongs to, so a
-// table of 100,000 routes needs no runtime timers and no extra goroutines.
+// queried subnet's timeout, or (neither set) one of the router's own
+// timers (a deferred seqno bump, deferred cost re-evaluations). It is
+// embedded in what it belongs to, so a table of 100,000 routes needs no
+// runtime timers and no extra goroutines.
 type timer struct {
 	at  time.Time
 	idx int // position in the heap; -1 when not scheduled
