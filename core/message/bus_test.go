@@ -199,6 +199,11 @@ func TestDeadlineAborts(t *testing.T) {
 	if got := s.Deadline.Sub(s.Created); got != 300*time.Millisecond {
 		t.Errorf("deadline - created = %v, want 300ms", got)
 	}
+	// The counter is bumped when the transfer's goroutine finishes, just
+	// after the state becomes visible.
+	for end := time.Now().Add(2 * time.Second); a.bus.c.aborted.Load() != 1 && time.Now().Before(end); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if a.bus.c.aborted.Load() != 1 {
 		t.Errorf("aborted counter = %d", a.bus.c.aborted.Load())
 	}
