@@ -16,6 +16,14 @@ func testConfig() Config {
 			Address:   netip.MustParseAddr("5ff:1::1"),
 			Subnet:    netip.MustParsePrefix("5ff:1::/64"),
 			Names:     []string{"node.mesh"},
+			Services: []NodeService{
+				{Plugin: "dav", Name: "davs", Protocol: "http", TLS: TLSImplicit,
+					Overlay: netip.MustParseAddrPort("[5ff:1::1]:5233"), Loopback: netip.MustParseAddrPort("127.0.0.1:15233")},
+				{Plugin: "fake", Name: "echo", Protocol: "echo", TLS: TLSNone,
+					Overlay: netip.MustParseAddrPort("[5ff:1::1]:7"), Loopback: netip.MustParseAddrPort("127.0.0.1:17007")},
+				{Plugin: "fake", Name: "echo-tls", Protocol: "echo", TLS: TLSImplicit,
+					Overlay: netip.MustParseAddrPort("[5ff:1::1]:8")},
+			},
 		},
 		TLS: &TLSMaterial{CertPEM: []byte("cert"), KeyPEM: []byte("key"), CAPEM: []byte("ca")},
 		Services: map[string]ServiceBinding{

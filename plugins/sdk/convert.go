@@ -108,6 +108,7 @@ func configToProto(c Config) *pb.ConfigureRequest {
 			SubnetAddr: addrBytes(c.Node.Subnet.Addr()),
 			SubnetBits: uint32(max(c.Node.Subnet.Bits(), 0)),
 			Names:      c.Node.Names,
+			Services:   nodeServicesToProto(c.Node.Services),
 		},
 		Services: map[string]*pb.ServiceBinding{},
 	}
@@ -144,6 +145,9 @@ func configFromProto(m *pb.ConfigureRequest) (Config, error) {
 		c.Node.Subnet = netip.PrefixFrom(a, int(n.GetSubnetBits()))
 	}
 	c.Node.Names = n.GetNames()
+	if c.Node.Services, err = nodeServicesFromProto(n.GetServices()); err != nil {
+		return Config{}, fmt.Errorf("node %w", err)
+	}
 	if t := m.GetTls(); t != nil {
 		c.TLS = &TLSMaterial{CertPEM: t.GetCertPem(), KeyPEM: t.GetKeyPem(), CAPEM: t.GetCaPem()}
 	}
@@ -161,6 +165,38 @@ func configFromProto(m *pb.ConfigureRequest) (Config, error) {
 		c.Services[name] = sb
 	}
 	return c, nil
+}
+
+func nodeServicesToProto(services []NodeService) []*pb.NodeService {
+	var out []*pb.NodeService
+	for _, s := range services {
+		out = append(out, &pb.NodeService{
+			Plugin: s.Plugin, Name: s.Name, Protocol: s.Protocol, Tls: string(s.TLS),
+			Overlay: addrPortToProto(s.Overlay), Loopback: addrPortToProto(s.Loopback),
+		})
+	}
+	return out
+}
+
+// nodeServicesFromProto decodes node services. The TLS mode is kept as
+// sent: a later host may know modes this SDK does not.
+func nodeServicesFromProto(ms []*pb.NodeService) ([]NodeService, error) {
+	var out []NodeService
+	for _, m := range ms {
+		s := NodeService{Plugin: m.GetPlugin(), Name: m.GetName(), Protocol: m.GetProtocol(), TLS: TLSMode(m.GetTls())}
+		if s.Name == "" {
+			return nil, fmt.Errorf("service of plugin %q without a name", s.Plugin)
+		}
+		var err error
+		if s.Overlay, err = addrPortFromProto(m.GetOverlay()); err != nil {
+			return nil, fmt.Errorf("service %s overlay address: %w", s.Name, err)
+		}
+		if s.Loopback, err = addrPortFromProto(m.GetLoopback()); err != nil {
+			return nil, fmt.Errorf("service %s loopback address: %w", s.Name, err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }
 
 func healthToProto(h Health) *pb.HealthResponse {

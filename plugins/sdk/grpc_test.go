@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -119,6 +120,14 @@ func (h *fakeHostServer) ReceiveMessage(ctx context.Context, topic []byte) (Inbo
 	<-ctx.Done()
 	return InboundMessage{}, ctx.Err()
 }
+
+// NodeServices implements NodeServiceLister with the test config's list.
+func (h *fakeHostServer) NodeServices(ctx context.Context) ([]NodeService, error) {
+	return testConfig().Node.Services, ctx.Err()
+}
+
+// plainHostServer hides NodeServices: a host that predates it.
+type plainHostServer struct{ HostServer }
 
 // startGRPC runs fp behind a real go-plugin gRPC connection in-process
 // and returns the host's PluginClient and the plugin's runtime.
@@ -247,6 +256,9 @@ func TestGRPCHostCallbacks(t *testing.T) {
 	if _, err := host.ReceiveMessage(short, []byte("later")); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("ReceiveMessage past its deadline = %v, want DeadlineExceeded", err)
 	}
+	if svcs, err := NodeServicesOf(ctx, host); err != nil || !slices.Equal(svcs, testConfig().Node.Services) {
+		t.Errorf("NodeServices = %+v, %v; want %+v", svcs, err, testConfig().Node.Services)
+	}
 	c, err := host.Dial(ctx, "tcp", "[4ab:cd::1]:25")
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
@@ -272,6 +284,28 @@ func TestGRPCWithoutHostServices(t *testing.T) {
 	}
 	if _, err := fp.host.Dial(ctx, "tcp", "[4ab::1]:1"); !errors.Is(err, errors.ErrUnsupported) {
 		t.Errorf("Dial without socks = %v, want ErrUnsupported", err)
+	}
+	if _, err := NodeServicesOf(ctx, fp.host); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("NodeServices without callbacks = %v, want ErrUnsupported", err)
+	}
+}
+
+// TestGRPCHostWithoutNodeServices: a host whose callbacks do not list
+// node services answers UNIMPLEMENTED, which the plugin sees as
+// ErrUnsupported; the other callbacks work.
+func TestGRPCHostWithoutNodeServices(t *testing.T) {
+	fp := &fakePlugin{}
+	pc, _ := startGRPC(t, fp)
+	ctx := context.Background()
+	hs := plainHostServer{&fakeHostServer{}}
+	if err := pc.Configure(ctx, testConfig(), HostServices{Callbacks: hs}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NodeServicesOf(ctx, fp.host); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("NodeServices from an older host = %v, want ErrUnsupported", err)
+	}
+	if k, err := fp.host.LookupKey(ctx, knownAddr); err != nil || k != knownKey {
+		t.Errorf("LookupKey = %v, %v", k, err)
 	}
 }
 

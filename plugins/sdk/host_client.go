@@ -112,6 +112,22 @@ func (h *hostClient) ReceiveMessage(ctx context.Context, topic []byte) (InboundM
 	return in, nil
 }
 
+// NodeServices implements NodeServiceLister.
+func (h *hostClient) NodeServices(ctx context.Context) ([]NodeService, error) {
+	if h.rpc == nil {
+		return nil, errNoCallbacks
+	}
+	m, err := h.rpc.NodeServices(ctx, &pb.NodeServicesRequest{})
+	if err != nil {
+		return nil, fromStatus("host node services", err)
+	}
+	svcs, err := nodeServicesFromProto(m.GetServices())
+	if err != nil {
+		return nil, fmt.Errorf("sdk: host node services: %w", err)
+	}
+	return svcs, nil
+}
+
 func (h *hostClient) Dial(ctx context.Context, network, address string) (net.Conn, error) {
 	if h.socksPath == "" {
 		return nil, fmt.Errorf("sdk: dial %s: the host offers no dial-out: %w", address, errors.ErrUnsupported)
@@ -127,4 +143,7 @@ func (h *hostClient) Close() error {
 	return h.conn.Close()
 }
 
-var _ Host = (*hostClient)(nil)
+var (
+	_ Host              = (*hostClient)(nil)
+	_ NodeServiceLister = (*hostClient)(nil)
+)

@@ -77,4 +77,14 @@ func (s *hostServer) ReceiveMessage(ctx context.Context, req *pb.ReceiveMessageR
 	return inboundToProto(in), nil
 }
 
+// NodeServices answers from the implementation's NodeServiceLister, or
+// UNIMPLEMENTED if it has none.
+func (s *hostServer) NodeServices(ctx context.Context, _ *pb.NodeServicesRequest) (*pb.NodeServicesResponse, error) {
+	svcs, err := NodeServicesOf(ctx, s.impl)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.NodeServicesResponse{Services: nodeServicesToProto(svcs)}, nil
+}
+
 var _ pb.HostServer = (*hostServer)(nil)

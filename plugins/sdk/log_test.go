@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -94,7 +95,8 @@ func TestCommandEnvironRoundTrip(t *testing.T) {
 	}
 	if string(got.Settings) != string(cfg.Settings) || got.DataDir != cfg.DataDir ||
 		got.Node.PublicKey != cfg.Node.PublicKey || got.Node.Subnet != cfg.Node.Subnet ||
-		string(got.TLS.KeyPEM) != "key" || got.Services["echo"] != cfg.Services["echo"] {
+		string(got.TLS.KeyPEM) != "key" || got.Services["echo"] != cfg.Services["echo"] ||
+		!slices.Equal(got.Node.Services, cfg.Node.Services) {
 		t.Errorf("round trip = %+v, want %+v", got, cfg)
 	}
 	if !strings.Contains(env[1], `"PublicKey":"`+cfg.Node.PublicKey.String()+`"`) {

@@ -97,6 +97,14 @@ type NodeInfo struct {
 	Address   netip.Addr   // the node's overlay address
 	Subnet    netip.Prefix // the node's /64
 	Names     []string     // DNS-style names the node answers to, if any
+	// Services are the services of every plugin on the node, this one's
+	// included, sorted by plugin and service name. For a subcommand they
+	// are complete: the node describes every enabled plugin of its
+	// configuration. In Configure they are a snapshot: this plugin's own
+	// services plus those the node listened for at that moment; plugins
+	// start in parallel, so others may be missing. A running plugin asks
+	// NodeServicesOf(ctx, host) when it needs the current set.
+	Services []NodeService
 }
 
 // ServiceBinding tells a plugin where clients reach one of its services.

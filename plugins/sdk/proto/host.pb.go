@@ -530,12 +530,92 @@ func (x *ReceiveMessageResponse) GetPayload() []byte {
 	return nil
 }
 
+type NodeServicesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeServicesRequest) Reset() {
+	*x = NodeServicesRequest{}
+	mi := &file_host_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeServicesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeServicesRequest) ProtoMessage() {}
+
+func (x *NodeServicesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_host_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeServicesRequest.ProtoReflect.Descriptor instead.
+func (*NodeServicesRequest) Descriptor() ([]byte, []int) {
+	return file_host_proto_rawDescGZIP(), []int{10}
+}
+
+type NodeServicesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Services      []*NodeService         `protobuf:"bytes,1,rep,name=services,proto3" json:"services,omitempty"` // sorted by plugin and service name
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeServicesResponse) Reset() {
+	*x = NodeServicesResponse{}
+	mi := &file_host_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeServicesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeServicesResponse) ProtoMessage() {}
+
+func (x *NodeServicesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_host_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeServicesResponse.ProtoReflect.Descriptor instead.
+func (*NodeServicesResponse) Descriptor() ([]byte, []int) {
+	return file_host_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *NodeServicesResponse) GetServices() []*NodeService {
+	if x != nil {
+		return x.Services
+	}
+	return nil
+}
+
 var File_host_proto protoreflect.FileDescriptor
 
 const file_host_proto_rawDesc = "" +
 	"\n" +
 	"\n" +
-	"host.proto\x12\x12mycelium.plugin.v1\"&\n" +
+	"host.proto\x12\x12mycelium.plugin.v1\x1a\fplugin.proto\"&\n" +
 	"\x10LookupKeyRequest\x12\x12\n" +
 	"\x04addr\x18\x01 \x01(\fR\x04addr\"2\n" +
 	"\x11LookupKeyResponse\x12\x1d\n" +
@@ -565,13 +645,17 @@ const file_host_proto_rawDesc = "" +
 	"\x03src\x18\x02 \x01(\fR\x03src\x12\x19\n" +
 	"\bsrc_addr\x18\x03 \x01(\fR\asrcAddr\x12\x14\n" +
 	"\x05topic\x18\x04 \x01(\fR\x05topic\x12\x18\n" +
-	"\apayload\x18\x05 \x01(\fR\apayload2\xe3\x03\n" +
+	"\apayload\x18\x05 \x01(\fR\apayload\"\x15\n" +
+	"\x13NodeServicesRequest\"S\n" +
+	"\x14NodeServicesResponse\x12;\n" +
+	"\bservices\x18\x01 \x03(\v2\x1f.mycelium.plugin.v1.NodeServiceR\bservices2\xc6\x04\n" +
 	"\x04Host\x12X\n" +
 	"\tLookupKey\x12$.mycelium.plugin.v1.LookupKeyRequest\x1a%.mycelium.plugin.v1.LookupKeyResponse\x12X\n" +
 	"\tAddressOf\x12$.mycelium.plugin.v1.AddressOfRequest\x1a%.mycelium.plugin.v1.AddressOfResponse\x12^\n" +
 	"\vRouteMetric\x12&.mycelium.plugin.v1.RouteMetricRequest\x1a'.mycelium.plugin.v1.RouteMetricResponse\x12^\n" +
 	"\vSendMessage\x12&.mycelium.plugin.v1.SendMessageRequest\x1a'.mycelium.plugin.v1.SendMessageResponse\x12g\n" +
-	"\x0eReceiveMessage\x12).mycelium.plugin.v1.ReceiveMessageRequest\x1a*.mycelium.plugin.v1.ReceiveMessageResponseB3Z1github.com/mycelium-go/mycelium/plugins/sdk/protob\x06proto3"
+	"\x0eReceiveMessage\x12).mycelium.plugin.v1.ReceiveMessageRequest\x1a*.mycelium.plugin.v1.ReceiveMessageResponse\x12a\n" +
+	"\fNodeServices\x12'.mycelium.plugin.v1.NodeServicesRequest\x1a(.mycelium.plugin.v1.NodeServicesResponseB3Z1github.com/mycelium-go/mycelium/plugins/sdk/protob\x06proto3"
 
 var (
 	file_host_proto_rawDescOnce sync.Once
@@ -585,7 +669,7 @@ func file_host_proto_rawDescGZIP() []byte {
 	return file_host_proto_rawDescData
 }
 
-var file_host_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_host_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_host_proto_goTypes = []any{
 	(*LookupKeyRequest)(nil),       // 0: mycelium.plugin.v1.LookupKeyRequest
 	(*LookupKeyResponse)(nil),      // 1: mycelium.plugin.v1.LookupKeyResponse
@@ -597,23 +681,29 @@ var file_host_proto_goTypes = []any{
 	(*SendMessageResponse)(nil),    // 7: mycelium.plugin.v1.SendMessageResponse
 	(*ReceiveMessageRequest)(nil),  // 8: mycelium.plugin.v1.ReceiveMessageRequest
 	(*ReceiveMessageResponse)(nil), // 9: mycelium.plugin.v1.ReceiveMessageResponse
+	(*NodeServicesRequest)(nil),    // 10: mycelium.plugin.v1.NodeServicesRequest
+	(*NodeServicesResponse)(nil),   // 11: mycelium.plugin.v1.NodeServicesResponse
+	(*NodeService)(nil),            // 12: mycelium.plugin.v1.NodeService
 }
 var file_host_proto_depIdxs = []int32{
-	0, // 0: mycelium.plugin.v1.Host.LookupKey:input_type -> mycelium.plugin.v1.LookupKeyRequest
-	2, // 1: mycelium.plugin.v1.Host.AddressOf:input_type -> mycelium.plugin.v1.AddressOfRequest
-	4, // 2: mycelium.plugin.v1.Host.RouteMetric:input_type -> mycelium.plugin.v1.RouteMetricRequest
-	6, // 3: mycelium.plugin.v1.Host.SendMessage:input_type -> mycelium.plugin.v1.SendMessageRequest
-	8, // 4: mycelium.plugin.v1.Host.ReceiveMessage:input_type -> mycelium.plugin.v1.ReceiveMessageRequest
-	1, // 5: mycelium.plugin.v1.Host.LookupKey:output_type -> mycelium.plugin.v1.LookupKeyResponse
-	3, // 6: mycelium.plugin.v1.Host.AddressOf:output_type -> mycelium.plugin.v1.AddressOfResponse
-	5, // 7: mycelium.plugin.v1.Host.RouteMetric:output_type -> mycelium.plugin.v1.RouteMetricResponse
-	7, // 8: mycelium.plugin.v1.Host.SendMessage:output_type -> mycelium.plugin.v1.SendMessageResponse
-	9, // 9: mycelium.plugin.v1.Host.ReceiveMessage:output_type -> mycelium.plugin.v1.ReceiveMessageResponse
-	5, // [5:10] is the sub-list for method output_type
-	0, // [0:5] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	12, // 0: mycelium.plugin.v1.NodeServicesResponse.services:type_name -> mycelium.plugin.v1.NodeService
+	0,  // 1: mycelium.plugin.v1.Host.LookupKey:input_type -> mycelium.plugin.v1.LookupKeyRequest
+	2,  // 2: mycelium.plugin.v1.Host.AddressOf:input_type -> mycelium.plugin.v1.AddressOfRequest
+	4,  // 3: mycelium.plugin.v1.Host.RouteMetric:input_type -> mycelium.plugin.v1.RouteMetricRequest
+	6,  // 4: mycelium.plugin.v1.Host.SendMessage:input_type -> mycelium.plugin.v1.SendMessageRequest
+	8,  // 5: mycelium.plugin.v1.Host.ReceiveMessage:input_type -> mycelium.plugin.v1.ReceiveMessageRequest
+	10, // 6: mycelium.plugin.v1.Host.NodeServices:input_type -> mycelium.plugin.v1.NodeServicesRequest
+	1,  // 7: mycelium.plugin.v1.Host.LookupKey:output_type -> mycelium.plugin.v1.LookupKeyResponse
+	3,  // 8: mycelium.plugin.v1.Host.AddressOf:output_type -> mycelium.plugin.v1.AddressOfResponse
+	5,  // 9: mycelium.plugin.v1.Host.RouteMetric:output_type -> mycelium.plugin.v1.RouteMetricResponse
+	7,  // 10: mycelium.plugin.v1.Host.SendMessage:output_type -> mycelium.plugin.v1.SendMessageResponse
+	9,  // 11: mycelium.plugin.v1.Host.ReceiveMessage:output_type -> mycelium.plugin.v1.ReceiveMessageResponse
+	11, // 12: mycelium.plugin.v1.Host.NodeServices:output_type -> mycelium.plugin.v1.NodeServicesResponse
+	7,  // [7:13] is the sub-list for method output_type
+	1,  // [1:7] is the sub-list for method input_type
+	1,  // [1:1] is the sub-list for extension type_name
+	1,  // [1:1] is the sub-list for extension extendee
+	0,  // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_host_proto_init() }
@@ -621,13 +711,14 @@ func file_host_proto_init() {
 	if File_host_proto != nil {
 		return
 	}
+	file_plugin_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_host_proto_rawDesc), len(file_host_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -29,6 +29,7 @@ const (
 	Host_RouteMetric_FullMethodName    = "/mycelium.plugin.v1.Host/RouteMetric"
 	Host_SendMessage_FullMethodName    = "/mycelium.plugin.v1.Host/SendMessage"
 	Host_ReceiveMessage_FullMethodName = "/mycelium.plugin.v1.Host/ReceiveMessage"
+	Host_NodeServices_FullMethodName   = "/mycelium.plugin.v1.Host/NodeServices"
 )
 
 // HostClient is the client API for Host service.
@@ -44,6 +45,9 @@ type HostClient interface {
 	// ReceiveMessage is a long poll: it returns when a message with the topic
 	// arrives or the call's deadline or cancellation ends it.
 	ReceiveMessage(ctx context.Context, in *ReceiveMessageRequest, opts ...grpc.CallOption) (*ReceiveMessageResponse, error)
+	// NodeServices lists the services the node listens for now, of every
+	// plugin. Added within version 1: an older host answers UNIMPLEMENTED.
+	NodeServices(ctx context.Context, in *NodeServicesRequest, opts ...grpc.CallOption) (*NodeServicesResponse, error)
 }
 
 type hostClient struct {
@@ -104,6 +108,16 @@ func (c *hostClient) ReceiveMessage(ctx context.Context, in *ReceiveMessageReque
 	return out, nil
 }
 
+func (c *hostClient) NodeServices(ctx context.Context, in *NodeServicesRequest, opts ...grpc.CallOption) (*NodeServicesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(NodeServicesResponse)
+	err := c.cc.Invoke(ctx, Host_NodeServices_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // HostServer is the server API for Host service.
 // All implementations must embed UnimplementedHostServer
 // for forward compatibility.
@@ -117,6 +131,9 @@ type HostServer interface {
 	// ReceiveMessage is a long poll: it returns when a message with the topic
 	// arrives or the call's deadline or cancellation ends it.
 	ReceiveMessage(context.Context, *ReceiveMessageRequest) (*ReceiveMessageResponse, error)
+	// NodeServices lists the services the node listens for now, of every
+	// plugin. Added within version 1: an older host answers UNIMPLEMENTED.
+	NodeServices(context.Context, *NodeServicesRequest) (*NodeServicesResponse, error)
 	mustEmbedUnimplementedHostServer()
 }
 
@@ -141,6 +158,9 @@ func (UnimplementedHostServer) SendMessage(context.Context, *SendMessageRequest)
 }
 func (UnimplementedHostServer) ReceiveMessage(context.Context, *ReceiveMessageRequest) (*ReceiveMessageResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReceiveMessage not implemented")
+}
+func (UnimplementedHostServer) NodeServices(context.Context, *NodeServicesRequest) (*NodeServicesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method NodeServices not implemented")
 }
 func (UnimplementedHostServer) mustEmbedUnimplementedHostServer() {}
 func (UnimplementedHostServer) testEmbeddedByValue()              {}
@@ -253,6 +273,24 @@ func _Host_ReceiveMessage_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Host_NodeServices_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(NodeServicesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).NodeServices(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_NodeServices_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).NodeServices(ctx, req.(*NodeServicesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Host_ServiceDesc is the grpc.ServiceDesc for Host service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -279,6 +317,10 @@ var Host_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReceiveMessage",
 			Handler:    _Host_ReceiveMessage_Handler,
+		},
+		{
+			MethodName: "NodeServices",
+			Handler:    _Host_NodeServices_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

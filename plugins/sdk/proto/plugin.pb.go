@@ -251,12 +251,17 @@ func (x *AddrPort) GetPort() uint32 {
 }
 
 type NodeInfo struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PublicKey     []byte                 `protobuf:"bytes,1,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`     // 32 bytes
-	Address       []byte                 `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`                          // 16 bytes, the node's overlay address
-	SubnetAddr    []byte                 `protobuf:"bytes,3,opt,name=subnet_addr,json=subnetAddr,proto3" json:"subnet_addr,omitempty"`  // the node's /64: address part
-	SubnetBits    uint32                 `protobuf:"varint,4,opt,name=subnet_bits,json=subnetBits,proto3" json:"subnet_bits,omitempty"` // and prefix length
-	Names         []string               `protobuf:"bytes,5,rep,name=names,proto3" json:"names,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	PublicKey  []byte                 `protobuf:"bytes,1,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`     // 32 bytes
+	Address    []byte                 `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`                          // 16 bytes, the node's overlay address
+	SubnetAddr []byte                 `protobuf:"bytes,3,opt,name=subnet_addr,json=subnetAddr,proto3" json:"subnet_addr,omitempty"`  // the node's /64: address part
+	SubnetBits uint32                 `protobuf:"varint,4,opt,name=subnet_bits,json=subnetBits,proto3" json:"subnet_bits,omitempty"` // and prefix length
+	Names      []string               `protobuf:"bytes,5,rep,name=names,proto3" json:"names,omitempty"`
+	// services are the services of every plugin on the node (the configured
+	// plugin's included), sorted by plugin and service name: a snapshot
+	// taken when the host built the request. Added within version 1: older
+	// hosts send none, older plugins ignore them.
+	Services      []*NodeService `protobuf:"bytes,6,rep,name=services,proto3" json:"services,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -326,6 +331,98 @@ func (x *NodeInfo) GetNames() []string {
 	return nil
 }
 
+func (x *NodeInfo) GetServices() []*NodeService {
+	if x != nil {
+		return x.Services
+	}
+	return nil
+}
+
+// NodeService is one service of a plugin on the node, as clients reach it.
+type NodeService struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Plugin        string                 `protobuf:"bytes,1,opt,name=plugin,proto3" json:"plugin,omitempty"`     // the plugin offering it
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`         // service name, unique on the node
+	Protocol      string                 `protobuf:"bytes,3,opt,name=protocol,proto3" json:"protocol,omitempty"` // as described by the plugin
+	Tls           string                 `protobuf:"bytes,4,opt,name=tls,proto3" json:"tls,omitempty"`           // "none", "starttls" or "implicit"
+	Overlay       *AddrPort              `protobuf:"bytes,5,opt,name=overlay,proto3" json:"overlay,omitempty"`   // absent: not on the overlay
+	Loopback      *AddrPort              `protobuf:"bytes,6,opt,name=loopback,proto3" json:"loopback,omitempty"` // first loopback address; absent: none
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeService) Reset() {
+	*x = NodeService{}
+	mi := &file_plugin_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeService) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeService) ProtoMessage() {}
+
+func (x *NodeService) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeService.ProtoReflect.Descriptor instead.
+func (*NodeService) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *NodeService) GetPlugin() string {
+	if x != nil {
+		return x.Plugin
+	}
+	return ""
+}
+
+func (x *NodeService) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *NodeService) GetProtocol() string {
+	if x != nil {
+		return x.Protocol
+	}
+	return ""
+}
+
+func (x *NodeService) GetTls() string {
+	if x != nil {
+		return x.Tls
+	}
+	return ""
+}
+
+func (x *NodeService) GetOverlay() *AddrPort {
+	if x != nil {
+		return x.Overlay
+	}
+	return nil
+}
+
+func (x *NodeService) GetLoopback() *AddrPort {
+	if x != nil {
+		return x.Loopback
+	}
+	return nil
+}
+
 type TLSMaterial struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	CertPem       []byte                 `protobuf:"bytes,1,opt,name=cert_pem,json=certPem,proto3" json:"cert_pem,omitempty"`
@@ -337,7 +434,7 @@ type TLSMaterial struct {
 
 func (x *TLSMaterial) Reset() {
 	*x = TLSMaterial{}
-	mi := &file_plugin_proto_msgTypes[5]
+	mi := &file_plugin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -349,7 +446,7 @@ func (x *TLSMaterial) String() string {
 func (*TLSMaterial) ProtoMessage() {}
 
 func (x *TLSMaterial) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[5]
+	mi := &file_plugin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -362,7 +459,7 @@ func (x *TLSMaterial) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TLSMaterial.ProtoReflect.Descriptor instead.
 func (*TLSMaterial) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{5}
+	return file_plugin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *TLSMaterial) GetCertPem() []byte {
@@ -396,7 +493,7 @@ type ServiceBinding struct {
 
 func (x *ServiceBinding) Reset() {
 	*x = ServiceBinding{}
-	mi := &file_plugin_proto_msgTypes[6]
+	mi := &file_plugin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -408,7 +505,7 @@ func (x *ServiceBinding) String() string {
 func (*ServiceBinding) ProtoMessage() {}
 
 func (x *ServiceBinding) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[6]
+	mi := &file_plugin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -421,7 +518,7 @@ func (x *ServiceBinding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceBinding.ProtoReflect.Descriptor instead.
 func (*ServiceBinding) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{6}
+	return file_plugin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ServiceBinding) GetOverlay() *AddrPort {
@@ -457,7 +554,7 @@ type ConfigureRequest struct {
 
 func (x *ConfigureRequest) Reset() {
 	*x = ConfigureRequest{}
-	mi := &file_plugin_proto_msgTypes[7]
+	mi := &file_plugin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -469,7 +566,7 @@ func (x *ConfigureRequest) String() string {
 func (*ConfigureRequest) ProtoMessage() {}
 
 func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[7]
+	mi := &file_plugin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -482,7 +579,7 @@ func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureRequest.ProtoReflect.Descriptor instead.
 func (*ConfigureRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{7}
+	return file_plugin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ConfigureRequest) GetSettingsJson() []byte {
@@ -542,7 +639,7 @@ type ConfigureResponse struct {
 
 func (x *ConfigureResponse) Reset() {
 	*x = ConfigureResponse{}
-	mi := &file_plugin_proto_msgTypes[8]
+	mi := &file_plugin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -554,7 +651,7 @@ func (x *ConfigureResponse) String() string {
 func (*ConfigureResponse) ProtoMessage() {}
 
 func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[8]
+	mi := &file_plugin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -567,7 +664,7 @@ func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureResponse.ProtoReflect.Descriptor instead.
 func (*ConfigureResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{8}
+	return file_plugin_proto_rawDescGZIP(), []int{9}
 }
 
 type HealthRequest struct {
@@ -578,7 +675,7 @@ type HealthRequest struct {
 
 func (x *HealthRequest) Reset() {
 	*x = HealthRequest{}
-	mi := &file_plugin_proto_msgTypes[9]
+	mi := &file_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -590,7 +687,7 @@ func (x *HealthRequest) String() string {
 func (*HealthRequest) ProtoMessage() {}
 
 func (x *HealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[9]
+	mi := &file_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -603,7 +700,7 @@ func (x *HealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthRequest.ProtoReflect.Descriptor instead.
 func (*HealthRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{9}
+	return file_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 type HealthResponse struct {
@@ -618,7 +715,7 @@ type HealthResponse struct {
 
 func (x *HealthResponse) Reset() {
 	*x = HealthResponse{}
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -630,7 +727,7 @@ func (x *HealthResponse) String() string {
 func (*HealthResponse) ProtoMessage() {}
 
 func (x *HealthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -643,7 +740,7 @@ func (x *HealthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthResponse.ProtoReflect.Descriptor instead.
 func (*HealthResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{10}
+	return file_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *HealthResponse) GetConfigured() bool {
@@ -678,7 +775,7 @@ type ServiceHealth struct {
 
 func (x *ServiceHealth) Reset() {
 	*x = ServiceHealth{}
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -690,7 +787,7 @@ func (x *ServiceHealth) String() string {
 func (*ServiceHealth) ProtoMessage() {}
 
 func (x *ServiceHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -703,7 +800,7 @@ func (x *ServiceHealth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceHealth.ProtoReflect.Descriptor instead.
 func (*ServiceHealth) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{11}
+	return file_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ServiceHealth) GetName() string {
@@ -745,7 +842,7 @@ const file_plugin_proto_rawDesc = "" +
 	"\x03tls\x18\x05 \x01(\tR\x03tls\"2\n" +
 	"\bAddrPort\x12\x12\n" +
 	"\x04addr\x18\x01 \x01(\fR\x04addr\x12\x12\n" +
-	"\x04port\x18\x02 \x01(\rR\x04port\"\x9b\x01\n" +
+	"\x04port\x18\x02 \x01(\rR\x04port\"\xd8\x01\n" +
 	"\bNodeInfo\x12\x1d\n" +
 	"\n" +
 	"public_key\x18\x01 \x01(\fR\tpublicKey\x12\x18\n" +
@@ -754,7 +851,15 @@ const file_plugin_proto_rawDesc = "" +
 	"subnetAddr\x12\x1f\n" +
 	"\vsubnet_bits\x18\x04 \x01(\rR\n" +
 	"subnetBits\x12\x14\n" +
-	"\x05names\x18\x05 \x03(\tR\x05names\"X\n" +
+	"\x05names\x18\x05 \x03(\tR\x05names\x12;\n" +
+	"\bservices\x18\x06 \x03(\v2\x1f.mycelium.plugin.v1.NodeServiceR\bservices\"\xd9\x01\n" +
+	"\vNodeService\x12\x16\n" +
+	"\x06plugin\x18\x01 \x01(\tR\x06plugin\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
+	"\bprotocol\x18\x03 \x01(\tR\bprotocol\x12\x10\n" +
+	"\x03tls\x18\x04 \x01(\tR\x03tls\x126\n" +
+	"\aoverlay\x18\x05 \x01(\v2\x1c.mycelium.plugin.v1.AddrPortR\aoverlay\x128\n" +
+	"\bloopback\x18\x06 \x01(\v2\x1c.mycelium.plugin.v1.AddrPortR\bloopback\"X\n" +
 	"\vTLSMaterial\x12\x19\n" +
 	"\bcert_pem\x18\x01 \x01(\fR\acertPem\x12\x17\n" +
 	"\akey_pem\x18\x02 \x01(\fR\x06keyPem\x12\x15\n" +
@@ -803,42 +908,46 @@ func file_plugin_proto_rawDescGZIP() []byte {
 	return file_plugin_proto_rawDescData
 }
 
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_plugin_proto_goTypes = []any{
 	(*DescribeRequest)(nil),   // 0: mycelium.plugin.v1.DescribeRequest
 	(*DescribeResponse)(nil),  // 1: mycelium.plugin.v1.DescribeResponse
 	(*ServiceSpec)(nil),       // 2: mycelium.plugin.v1.ServiceSpec
 	(*AddrPort)(nil),          // 3: mycelium.plugin.v1.AddrPort
 	(*NodeInfo)(nil),          // 4: mycelium.plugin.v1.NodeInfo
-	(*TLSMaterial)(nil),       // 5: mycelium.plugin.v1.TLSMaterial
-	(*ServiceBinding)(nil),    // 6: mycelium.plugin.v1.ServiceBinding
-	(*ConfigureRequest)(nil),  // 7: mycelium.plugin.v1.ConfigureRequest
-	(*ConfigureResponse)(nil), // 8: mycelium.plugin.v1.ConfigureResponse
-	(*HealthRequest)(nil),     // 9: mycelium.plugin.v1.HealthRequest
-	(*HealthResponse)(nil),    // 10: mycelium.plugin.v1.HealthResponse
-	(*ServiceHealth)(nil),     // 11: mycelium.plugin.v1.ServiceHealth
-	nil,                       // 12: mycelium.plugin.v1.ConfigureRequest.ServicesEntry
+	(*NodeService)(nil),       // 5: mycelium.plugin.v1.NodeService
+	(*TLSMaterial)(nil),       // 6: mycelium.plugin.v1.TLSMaterial
+	(*ServiceBinding)(nil),    // 7: mycelium.plugin.v1.ServiceBinding
+	(*ConfigureRequest)(nil),  // 8: mycelium.plugin.v1.ConfigureRequest
+	(*ConfigureResponse)(nil), // 9: mycelium.plugin.v1.ConfigureResponse
+	(*HealthRequest)(nil),     // 10: mycelium.plugin.v1.HealthRequest
+	(*HealthResponse)(nil),    // 11: mycelium.plugin.v1.HealthResponse
+	(*ServiceHealth)(nil),     // 12: mycelium.plugin.v1.ServiceHealth
+	nil,                       // 13: mycelium.plugin.v1.ConfigureRequest.ServicesEntry
 }
 var file_plugin_proto_depIdxs = []int32{
 	2,  // 0: mycelium.plugin.v1.DescribeResponse.services:type_name -> mycelium.plugin.v1.ServiceSpec
-	3,  // 1: mycelium.plugin.v1.ServiceBinding.overlay:type_name -> mycelium.plugin.v1.AddrPort
-	3,  // 2: mycelium.plugin.v1.ServiceBinding.loopback:type_name -> mycelium.plugin.v1.AddrPort
-	4,  // 3: mycelium.plugin.v1.ConfigureRequest.node:type_name -> mycelium.plugin.v1.NodeInfo
-	5,  // 4: mycelium.plugin.v1.ConfigureRequest.tls:type_name -> mycelium.plugin.v1.TLSMaterial
-	12, // 5: mycelium.plugin.v1.ConfigureRequest.services:type_name -> mycelium.plugin.v1.ConfigureRequest.ServicesEntry
-	11, // 6: mycelium.plugin.v1.HealthResponse.services:type_name -> mycelium.plugin.v1.ServiceHealth
-	6,  // 7: mycelium.plugin.v1.ConfigureRequest.ServicesEntry.value:type_name -> mycelium.plugin.v1.ServiceBinding
-	0,  // 8: mycelium.plugin.v1.Plugin.Describe:input_type -> mycelium.plugin.v1.DescribeRequest
-	7,  // 9: mycelium.plugin.v1.Plugin.Configure:input_type -> mycelium.plugin.v1.ConfigureRequest
-	9,  // 10: mycelium.plugin.v1.Plugin.Health:input_type -> mycelium.plugin.v1.HealthRequest
-	1,  // 11: mycelium.plugin.v1.Plugin.Describe:output_type -> mycelium.plugin.v1.DescribeResponse
-	8,  // 12: mycelium.plugin.v1.Plugin.Configure:output_type -> mycelium.plugin.v1.ConfigureResponse
-	10, // 13: mycelium.plugin.v1.Plugin.Health:output_type -> mycelium.plugin.v1.HealthResponse
-	11, // [11:14] is the sub-list for method output_type
-	8,  // [8:11] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	5,  // 1: mycelium.plugin.v1.NodeInfo.services:type_name -> mycelium.plugin.v1.NodeService
+	3,  // 2: mycelium.plugin.v1.NodeService.overlay:type_name -> mycelium.plugin.v1.AddrPort
+	3,  // 3: mycelium.plugin.v1.NodeService.loopback:type_name -> mycelium.plugin.v1.AddrPort
+	3,  // 4: mycelium.plugin.v1.ServiceBinding.overlay:type_name -> mycelium.plugin.v1.AddrPort
+	3,  // 5: mycelium.plugin.v1.ServiceBinding.loopback:type_name -> mycelium.plugin.v1.AddrPort
+	4,  // 6: mycelium.plugin.v1.ConfigureRequest.node:type_name -> mycelium.plugin.v1.NodeInfo
+	6,  // 7: mycelium.plugin.v1.ConfigureRequest.tls:type_name -> mycelium.plugin.v1.TLSMaterial
+	13, // 8: mycelium.plugin.v1.ConfigureRequest.services:type_name -> mycelium.plugin.v1.ConfigureRequest.ServicesEntry
+	12, // 9: mycelium.plugin.v1.HealthResponse.services:type_name -> mycelium.plugin.v1.ServiceHealth
+	7,  // 10: mycelium.plugin.v1.ConfigureRequest.ServicesEntry.value:type_name -> mycelium.plugin.v1.ServiceBinding
+	0,  // 11: mycelium.plugin.v1.Plugin.Describe:input_type -> mycelium.plugin.v1.DescribeRequest
+	8,  // 12: mycelium.plugin.v1.Plugin.Configure:input_type -> mycelium.plugin.v1.ConfigureRequest
+	10, // 13: mycelium.plugin.v1.Plugin.Health:input_type -> mycelium.plugin.v1.HealthRequest
+	1,  // 14: mycelium.plugin.v1.Plugin.Describe:output_type -> mycelium.plugin.v1.DescribeResponse
+	9,  // 15: mycelium.plugin.v1.Plugin.Configure:output_type -> mycelium.plugin.v1.ConfigureResponse
+	11, // 16: mycelium.plugin.v1.Plugin.Health:output_type -> mycelium.plugin.v1.HealthResponse
+	14, // [14:17] is the sub-list for method output_type
+	11, // [11:14] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_plugin_proto_init() }
@@ -852,7 +961,7 @@ func file_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

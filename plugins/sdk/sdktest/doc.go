@@ -19,8 +19,8 @@
 //
 // The fake Host (NewHost) answers LookupKey, AddressOf and RouteMetric
 // from tables filled with AddNode, keeps sent messages (Sent), delivers
-// injected ones (Deliver) to ReceiveMessage, and dials addresses
-// registered with Listen.
+// injected ones (Deliver) to ReceiveMessage, dials addresses registered
+// with Listen, and lists the node services set with SetNodeServices.
 //
 // Helpers: Key, Peer, LoopbackPeer and Node build identities; TLS makes a
 // throwaway CA and leaf certificate; RequireBinary skips a test when a

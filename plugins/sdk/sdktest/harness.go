@@ -31,7 +31,9 @@ type Options struct {
 	TLS *sdk.TLSMaterial
 	// Host is the fake Host given to Configure. Nil means NewHost().
 	Host *Host
-	// Node is the hosting node. Zero means Node().
+	// Node is the hosting node; a zero PublicKey means Node(). Its
+	// Services are the other plugins' services on the node; the harness
+	// adds the plugin's own, as the gateway does.
 	Node sdk.NodeInfo
 	// DataDir is the plugin's data directory. Empty means t.TempDir().
 	DataDir string
@@ -119,7 +121,9 @@ func buildConfig(t testing.TB, d sdk.Description, opts Options) (sdk.Config, err
 		cfg.DataDir = t.TempDir()
 	}
 	if cfg.Node.PublicKey.IsZero() {
+		svcs := cfg.Node.Services
 		cfg.Node = Node()
+		cfg.Node.Services = svcs
 	}
 	switch s := opts.Settings.(type) {
 	case nil:
@@ -135,6 +139,7 @@ func buildConfig(t testing.TB, d sdk.Description, opts Options) (sdk.Config, err
 		}
 		cfg.Settings = b
 	}
+	var own []sdk.NodeService
 	for _, s := range d.Services {
 		var b sdk.ServiceBinding
 		if s.Port != 0 {
@@ -144,7 +149,17 @@ func buildConfig(t testing.TB, d sdk.Description, opts Options) (sdk.Config, err
 			b.Loopback = netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), s.LoopbackPort)
 		}
 		cfg.Services[s.Name] = b
+		if b.Overlay.IsValid() || b.Loopback.IsValid() {
+			own = append(own, sdk.NodeService{Plugin: d.Name, Name: s.Name, Protocol: s.Protocol, TLS: s.TLS, Overlay: b.Overlay, Loopback: b.Loopback})
+		}
 	}
+	for _, s := range cfg.Node.Services {
+		if s.Plugin != d.Name {
+			own = append(own, s)
+		}
+	}
+	sdk.SortNodeServices(own)
+	cfg.Node.Services = own
 	return cfg, nil
 }
 

@@ -22,6 +22,7 @@ type Host struct {
 	inbox   []sdk.InboundMessage
 	arrived chan struct{} // closed and replaced on every Deliver
 	nextID  uint64
+	svcs    []sdk.NodeService
 }
 
 // NewHost returns an empty fake Host.
@@ -160,4 +161,28 @@ func (h *Host) Dial(ctx context.Context, network, address string) (net.Conn, err
 	return d.DialContext(ctx, "tcp", target)
 }
 
-var _ sdk.Host = (*Host)(nil)
+// SetNodeServices sets what NodeServices returns from now on, e.g. to
+// pretend another plugin runs on the node.
+func (h *Host) SetNodeServices(svcs []sdk.NodeService) {
+	svcs = append([]sdk.NodeService(nil), svcs...)
+	sdk.SortNodeServices(svcs)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.svcs = svcs
+}
+
+// NodeServices implements sdk.NodeServiceLister: the services set with
+// SetNodeServices, none before.
+func (h *Host) NodeServices(ctx context.Context) ([]sdk.NodeService, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]sdk.NodeService(nil), h.svcs...), nil
+}
+
+var (
+	_ sdk.Host              = (*Host)(nil)
+	_ sdk.NodeServiceLister = (*Host)(nil)
+)

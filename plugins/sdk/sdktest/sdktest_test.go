@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -203,5 +205,38 @@ func TestFakeHost(t *testing.T) {
 func TestRequireBinary(t *testing.T) {
 	if p := sdktest.RequireBinary(t, "sh"); p == "" {
 		t.Error("RequireBinary(sh) returned no path")
+	}
+}
+
+func TestHarnessNodeServices(t *testing.T) {
+	dav := sdk.NodeService{Plugin: "dav", Name: "davs", Protocol: "http", TLS: sdk.TLSImplicit,
+		Overlay: netip.MustParseAddrPort("[5ee::1]:5233")}
+	stale := sdk.NodeService{Plugin: "who", Name: "old"}
+	host := sdktest.NewHost()
+	h := sdktest.Start(t, &whoPlugin{}, sdktest.Options{TLS: sdktest.TLS(t), Host: host,
+		Node: sdk.NodeInfo{Services: []sdk.NodeService{stale, dav}}})
+
+	// Configure sees the other plugin and its own services, not a stale
+	// entry under its own name.
+	var got []string
+	for _, s := range h.Config.Node.Services {
+		got = append(got, fmt.Sprintf("%s/%s %s %s", s.Plugin, s.Name, s.Overlay, s.Loopback))
+	}
+	want := []string{
+		"dav/davs [5ee::1]:5233 invalid AddrPort",
+		"who/who [5ee::1]:7 127.0.0.1:17007",
+		"who/whos [5ee::1]:8 invalid AddrPort",
+	}
+	if !slices.Equal(got, want) || h.Config.Node.PublicKey != sdktest.Node().PublicKey {
+		t.Errorf("Config.Node = %+v, services %q, want the test node with %q", h.Config.Node, got, want)
+	}
+
+	ctx := context.Background()
+	if svcs, err := sdk.NodeServicesOf(ctx, host); err != nil || len(svcs) != 0 {
+		t.Errorf("NodeServices before SetNodeServices = %+v, %v; want none", svcs, err)
+	}
+	host.SetNodeServices([]sdk.NodeService{stale, dav})
+	if svcs, err := sdk.NodeServicesOf(ctx, host); err != nil || !slices.Equal(svcs, []sdk.NodeService{dav, stale}) {
+		t.Errorf("NodeServices = %+v, %v; want dav then who, sorted", svcs, err)
 	}
 }
