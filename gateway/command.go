@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/mycelium-go/mycelium/core/identity"
@@ -38,7 +39,10 @@ type CommandOptions struct {
 //
 // To learn its service bindings the plugin is started once under
 // go-plugin and asked to Describe itself. The binary's checksum, if
-// configured, is verified first.
+// configured, is verified first. Every other enabled plugin of cfg is
+// described the same way, in parallel, for the node services in the
+// Config (sdk.NodeInfo.Services); one that cannot be described is left
+// out with a warning on opts.Logger.
 func PluginCommand(ctx context.Context, cfg Config, opts CommandOptions, name string, args ...string) (*exec.Cmd, error) {
 	cfg.Gateway.fill()
 	if err := cfg.Validate(); err != nil {
@@ -55,6 +59,14 @@ func PluginCommand(ctx context.Context, cfg Config, opts CommandOptions, name st
 			pc = p
 		}
 	}
+	var (
+		others []sdk.NodeService
+		wg     sync.WaitGroup
+	)
+	octx, cancel := context.WithCancel(ctx)
+	wg.Go(func() { others = otherServices(octx, g, cfg, name) })
+	defer wg.Wait()
+	defer cancel() // first: an early return stops describing the others
 	path := pc.binary(g.pluginDir())
 	if err := verifyBinary(path, pc); err != nil {
 		return nil, err
@@ -66,7 +78,8 @@ func PluginCommand(ctx context.Context, cfg Config, opts CommandOptions, name st
 	if err := g.openCA(cfg); err != nil {
 		return nil, err
 	}
-	scfg, _, err := g.pluginConfig(pc, desc, bindingsFor(desc, pc, opts.Logger), opts.Logger)
+	wg.Wait()
+	scfg, _, err := g.pluginConfig(pc, desc, bindingsFor(desc, pc, opts.Logger), others, opts.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: plugin %s: %w", name, err)
 	}
@@ -126,4 +139,39 @@ func describe(ctx context.Context, g *Gateway, pc PluginConfig, path string) (sd
 		return sdk.Description{}, fmt.Errorf("gateway: plugin %s: describe: %w", pc.Name, err)
 	}
 	return desc, nil
+}
+
+// otherServices describes every enabled plugin of cfg but self, in
+// parallel, and returns their services as the running node binds them.
+func otherServices(ctx context.Context, g *Gateway, cfg Config, self string) []sdk.NodeService {
+	var (
+		wg  sync.WaitGroup
+		mu  sync.Mutex
+		out []sdk.NodeService
+	)
+	addr := g.nodeAddr()
+	for _, pc := range cfg.Plugins {
+		if pc.Name == self || !pc.enabled() {
+			continue
+		}
+		wg.Go(func() {
+			log := g.log.With("plugin", pc.Name)
+			path := pc.binary(g.pluginDir())
+			err := verifyBinary(path, pc)
+			var desc sdk.Description
+			if err == nil {
+				desc, err = describe(ctx, g, pc, path)
+			}
+			if err != nil {
+				log.Warn("plugin left out of the node's services for this command: cannot describe it", "error", err)
+				return
+			}
+			svcs := bindingServices(pc.Name, bindingsFor(desc, pc, log), addr)
+			mu.Lock()
+			defer mu.Unlock()
+			out = append(out, svcs...)
+		})
+	}
+	wg.Wait()
+	return out
 }

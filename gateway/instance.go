@@ -81,7 +81,7 @@ func (r *runner) configure(ctx context.Context, inst *instance) error {
 	inst.desc = desc
 	bindings := r.bindings(desc)
 	inst.bindings = bindings
-	cfg, renewAt, err := r.g.pluginConfig(r.cfg, desc, bindings, r.log)
+	cfg, renewAt, err := r.g.pluginConfig(r.cfg, desc, bindings, r.g.nodeServices(), r.log)
 	if err != nil {
 		return err
 	}
@@ -96,8 +96,10 @@ func (r *runner) configure(ctx context.Context, inst *instance) error {
 }
 
 // pluginConfig builds the sdk.Config a plugin gets in Configure (and its
-// subcommands in their environment). renewAt is when its TLS leaf is due.
-func (g *Gateway) pluginConfig(pc PluginConfig, desc sdk.Description, bindings map[string]binding, log *slog.Logger) (cfg sdk.Config, renewAt time.Time, err error) {
+// subcommands in their environment). Its node services are the plugin's
+// own, from bindings, and the other plugins' in others. renewAt is when
+// its TLS leaf is due.
+func (g *Gateway) pluginConfig(pc PluginConfig, desc sdk.Description, bindings map[string]binding, others []sdk.NodeService, log *slog.Logger) (cfg sdk.Config, renewAt time.Time, err error) {
 	settings, err := pc.settingsJSON()
 	if err != nil {
 		return cfg, renewAt, fmt.Errorf("%w (%w)", err, errPermanent)
@@ -113,6 +115,7 @@ func (g *Gateway) pluginConfig(pc PluginConfig, desc sdk.Description, bindings m
 	for name, b := range bindings {
 		cfg.Services[name] = b.sdk(addr)
 	}
+	cfg.Node.Services = withOthers(pc.Name, bindingServices(pc.Name, bindings, addr), others)
 	if g.ca == nil || !servesTLS(desc) {
 		return cfg, renewAt, nil
 	}

@@ -36,6 +36,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(sdk.Handshake.MagicCookieKey) != "" {
 		sdk.Serve(&testPlugin{})
 	}
+	if _, ok := os.LookupEnv(sdk.EnvCommandConfig); ok {
+		sdk.Serve(&testPlugin{}) // a subcommand (PluginCommand)
+	}
 	if dir := os.Getenv(envFakeNode); dir != "" {
 		os.Exit(fakeNode(dir))
 	}

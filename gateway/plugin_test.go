@@ -112,7 +112,13 @@ func describePeer(p sdk.Peer) string {
 func (p *testPlugin) hostCommand(ctx context.Context, args []string) string {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if len(args) < 2 {
+	switch {
+	case len(args) == 1 && args[0] == "services":
+		svcs, err := sdk.NodeServicesOf(ctx, p.host)
+		return result(formatServices(svcs), err)
+	case len(args) == 1 && args[0] == "cfgservices":
+		return result(formatServices(p.cfg.Node.Services), nil)
+	case len(args) < 2:
 		return "error: usage"
 	}
 	switch args[0] {
@@ -180,6 +186,32 @@ func (p *testPlugin) tlsInfo() (string, error) {
 	return strings.Join(names, ","), nil
 }
 
+// RunCommand implements sdk.Commander: "services" prints the node
+// services of the command's Config.
+func (p *testPlugin) RunCommand(_ context.Context, env sdk.CommandEnv, args []string) error {
+	if len(args) != 1 || args[0] != "services" {
+		return errors.New("usage: testplugin services")
+	}
+	_, err := fmt.Fprintln(env.Stdout, formatServices(env.Node.Services))
+	return err
+}
+
+// formatServices prints node services as
+// "plugin/name protocol tls overlay loopback; ...", zero addresses as "-".
+func formatServices(svcs []sdk.NodeService) string {
+	ap := func(a netip.AddrPort) string {
+		if !a.IsValid() {
+			return "-"
+		}
+		return a.String()
+	}
+	var out []string
+	for _, s := range svcs {
+		out = append(out, fmt.Sprintf("%s/%s %s %s %s %s", s.Plugin, s.Name, s.Protocol, s.TLS, ap(s.Overlay), ap(s.Loopback)))
+	}
+	return strings.Join(out, "; ")
+}
+
 func result(s string, err error) string {
 	if err != nil {
 		if errors.Is(err, sdk.ErrNotFound) {
@@ -191,5 +223,6 @@ func result(s string, err error) string {
 }
 
 var (
-	_ sdk.Plugin = (*testPlugin)(nil)
+	_ sdk.Plugin    = (*testPlugin)(nil)
+	_ sdk.Commander = (*testPlugin)(nil)
 )

@@ -35,7 +35,8 @@ type service struct {
 
 // svcListener is one listening socket of a service.
 type svcListener struct {
-	addr   string
+	addr   string         // ap as text
+	ap     netip.AddrPort // where it listens
 	origin sdk.Origin
 	ln     net.Listener // nil if opening failed
 	err    error
@@ -48,12 +49,13 @@ func (r *runner) openService(name string, b binding) *service {
 	s.log = r.log.With("service", name)
 	s.ctx, s.cancel = context.WithCancel(r.ctx)
 	if b.overlay != 0 {
-		l := &svcListener{addr: netip.AddrPortFrom(r.g.nodeAddr(), b.overlay).String(), origin: sdk.OriginOverlay}
+		ap := netip.AddrPortFrom(r.g.nodeAddr(), b.overlay)
+		l := &svcListener{addr: ap.String(), ap: ap, origin: sdk.OriginOverlay}
 		l.ln, l.err = r.g.deps.Overlay.Listen(s.ctx, b.overlay, s.admit)
 		s.lns = append(s.lns, l)
 	}
 	for _, ap := range b.loopback {
-		l := &svcListener{addr: ap.String(), origin: sdk.OriginLoopback}
+		l := &svcListener{addr: ap.String(), ap: ap, origin: sdk.OriginLoopback}
 		var lc net.ListenConfig
 		l.ln, l.err = lc.Listen(s.ctx, "tcp", ap.String())
 		s.lns = append(s.lns, l)
