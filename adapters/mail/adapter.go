@@ -66,6 +66,7 @@ type Adapter struct {
 
 	// Set by Configure.
 	cfg        sdk.Config
+	host       sdk.Host
 	set        settings
 	store      *store.Store
 	res        *addr.Resolver
@@ -124,7 +125,7 @@ func (a *Adapter) Configure(ctx context.Context, cfg sdk.Config, host sdk.Host) 
 	if err != nil {
 		return fmt.Errorf("mail: configure: %w", err)
 	}
-	a.cfg, a.set, a.store, a.res = cfg, set, st, res
+	a.cfg, a.host, a.set, a.store, a.res = cfg, host, set, st, res
 	if err := a.build(tlsCfg, host); err != nil {
 		st.Close()
 		a.store = nil
@@ -328,11 +329,16 @@ func (a *Adapter) preAuth(ctx context.Context, p sdk.Peer) (store.User, bool) {
 
 // endpointsFor tells a client where the services are: loopback clients
 // get localhost and the loopback ports, everyone else the overlay host.
-func (a *Adapter) endpointsFor(p sdk.Peer) setup.Endpoints {
-	if p.Origin == sdk.OriginLoopback {
-		return a.endpoints(true, "localhost")
+// The CalDAV/CardDAV server is the one the node runs now.
+func (a *Adapter) endpointsFor(ctx context.Context, p sdk.Peer) setup.Endpoints {
+	loopback := p.Origin == sdk.OriginLoopback
+	host := "localhost"
+	if !loopback {
+		host = a.overlayHost()
 	}
-	return a.endpoints(false, a.overlayHost())
+	ep := a.endpoints(loopback, host)
+	ep.DAV, _ = davEndpoint(a.liveServices(ctx), loopback, host)
+	return ep
 }
 
 func (a *Adapter) overlayHost() string {

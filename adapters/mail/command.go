@@ -21,7 +21,8 @@ const usage = `usage: mycelium mail COMMAND
   deluser USER      delete an account and all its mail
   list              list accounts with their addresses
   profile [flags] USER
-                    write an Apple configuration profile (.mobileconfig) to stdout
+                    write an Apple configuration profile (.mobileconfig) to stdout,
+                    with calendars and contacts when the node runs the dav plugin
       --loopback    use localhost and the loopback ports (same machine, or a port forward)
       --host HOST   host name clients use (default: settings hostname, node name or overlay address)
       --smtp-port N SMTP port in the profile: 465 (TLS, default) or 587 (STARTTLS)
@@ -145,12 +146,28 @@ func (a *Adapter) profile(ctx context.Context, env sdk.CommandEnv, st *store.Sto
 	if err != nil {
 		return fmt.Errorf("mail profile: %w", err)
 	}
-	_, err = env.Stdout.Write(out)
-	return err
+	if _, err = env.Stdout.Write(out); err != nil {
+		return err
+	}
+	if p.CalDAV != nil && *loopback {
+		davHint(env, p.CalDAV.Username, local)
+	}
+	return nil
 }
 
-// buildProfile assembles the profile description; ProfileOptions can add
-// CalDAV/CardDAV payloads.
+// davHint tells how the profile's calendar and contacts accounts log in
+// on loopback: with a dav account, which is not the mail account.
+func davHint(env sdk.CommandEnv, user, local string) {
+	if user == "" {
+		fmt.Fprintf(env.Stderr, "calendars and contacts: %q cannot be a dav account name; the device asks for the dav account to use\n", local)
+		return
+	}
+	fmt.Fprintf(env.Stderr, "calendars and contacts log in with the dav account %q (create it with: mycelium dav adduser %s)\n", user, user)
+}
+
+// buildProfile assembles the profile description. It has CalDAV and
+// CardDAV payloads when the node runs the dav plugin's services
+// (Config.Node.Services); ProfileOptions can set them too.
 func (a *Adapter) buildProfile(local string, loopback bool, host string, smtpPort int, name string, opts ...ProfileOption) (setup.Profile, error) {
 	h := host
 	if h == "" {
@@ -176,6 +193,10 @@ func (a *Adapter) buildProfile(local string, loopback bool, host string, smtpPor
 	}
 	if a.cfg.TLS != nil {
 		p.CAPEM = a.cfg.TLS.CAPEM
+	}
+	if dav, ok := davEndpoint(a.cfg.Node.Services, loopback, h); ok {
+		cal, card := davAccounts(dav, local)
+		p.CalDAV, p.CardDAV = &cal, &card
 	}
 	for _, o := range opts {
 		o(&p)

@@ -98,6 +98,23 @@ type fakeHost struct {
 	net  *fakeNet
 	key  sdk.PublicKey
 	addr netip.Addr
+
+	mu   sync.Mutex
+	svcs []sdk.NodeService // what NodeServices answers
+}
+
+// setServices sets the node services the host reports.
+func (h *fakeHost) setServices(svcs ...sdk.NodeService) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.svcs = svcs
+}
+
+// NodeServices implements sdk.NodeServiceLister.
+func (h *fakeHost) NodeServices(ctx context.Context) ([]sdk.NodeService, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]sdk.NodeService(nil), h.svcs...), ctx.Err()
 }
 
 func (h *fakeHost) LookupKey(context.Context, netip.Addr) (sdk.PublicKey, error) {

@@ -1,14 +1,17 @@
 // Package setup helps mail clients find the node's services: Thunderbird
 // autoconfig XML served over HTTP, and Apple configuration profiles
 // (.mobileconfig) with the IMAP and SMTP accounts, the node CA and,
-// optionally, CalDAV and CardDAV accounts.
+// when the node runs a CalDAV/CardDAV server, calendar and contacts
+// accounts.
 package setup
 
 import (
 	"bytes"
+	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 
@@ -29,6 +32,25 @@ type Endpoints struct {
 	IMAP        Endpoint // STARTTLS (143)
 	Submissions Endpoint // implicit TLS (465)
 	Submission  Endpoint // STARTTLS (587)
+	// DAV is the node's CalDAV and CardDAV server (one HTTP root serves
+	// both); Port 0 when the node runs none.
+	DAV DAVEndpoint
+}
+
+// DAVEndpoint is where a client reaches a CalDAV/CardDAV server.
+type DAVEndpoint struct {
+	Endpoint
+	TLS bool // https; plain http otherwise
+}
+
+// URL is the server's root URL, from which clients discover the
+// principal (current-user-principal), e.g. "https://[5ff::1]:5233/".
+func (e DAVEndpoint) URL() string {
+	scheme := "http"
+	if e.TLS {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port))) + "/"
 }
 
 // AutoconfigHandler serves Thunderbird's autoconfig document at
@@ -36,8 +58,8 @@ type Endpoints struct {
 type AutoconfigHandler struct {
 	// Endpoints returns the endpoints for a client: loopback clients get
 	// localhost and the loopback ports, overlay clients the node's
-	// overlay name or address.
-	Endpoints func(p sdk.Peer) Endpoints
+	// overlay name or address. ctx is the request's.
+	Endpoints func(ctx context.Context, p sdk.Peer) Endpoints
 	Resolver  *addr.Resolver
 }
 
@@ -60,7 +82,7 @@ func (h *AutoconfigHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, _ := sdk.PeerFromContext(r.Context())
-	body, err := Autoconfig(domain, h.Endpoints(p))
+	body, err := Autoconfig(domain, h.Endpoints(r.Context(), p))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -89,7 +111,10 @@ func QueryDomain(email string, res *addr.Resolver) (string, error) {
 }
 
 // Autoconfig renders a Thunderbird autoconfig document (clientConfig 1.1)
-// for domain. The username is the full address (%EMAILADDRESS%).
+// for domain. The mail username is the full address (%EMAILADDRESS%).
+// With a DAV endpoint it adds an address book (CardDAV) and a calendar
+// (CalDAV) on the server's root URL, with the local part
+// (%EMAILLOCALPART%) as username: DAV account names have no "@".
 func Autoconfig(domain string, ep Endpoints) ([]byte, error) {
 	type server struct {
 		Type       string `xml:"type,attr"`
@@ -108,9 +133,11 @@ func Autoconfig(domain string, ep Endpoints) ([]byte, error) {
 		Outgoing []server `xml:"outgoingServer"`
 	}
 	type clientConfig struct {
-		XMLName  xml.Name `xml:"clientConfig"`
-		Version  string   `xml:"version,attr"`
-		Provider provider `xml:"emailProvider"`
+		XMLName     xml.Name  `xml:"clientConfig"`
+		Version     string    `xml:"version,attr"`
+		Provider    provider  `xml:"emailProvider"`
+		AddressBook *davEntry `xml:"addressBook,omitempty"`
+		Calendar    *davEntry `xml:"calendar,omitempty"`
 	}
 	mk := func(typ string, e Endpoint, sock string) server {
 		return server{Type: typ, Hostname: e.Host, Port: e.Port, SocketType: sock, Auth: "password-cleartext", Username: "%EMAILADDRESS%"}
@@ -131,13 +158,29 @@ func Autoconfig(domain string, ep Endpoints) ([]byte, error) {
 	if len(p.Incoming) == 0 || len(p.Outgoing) == 0 {
 		return nil, errors.New("autoconfig: IMAP or SMTP submission is not offered to this client")
 	}
+	cc := clientConfig{Version: "1.1", Provider: p}
+	if ep.DAV.Port != 0 {
+		cc.AddressBook, cc.Calendar = newDAVEntry("carddav", ep.DAV), newDAVEntry("caldav", ep.DAV)
+	}
 	var b bytes.Buffer
 	b.WriteString(xml.Header)
 	enc := xml.NewEncoder(&b)
 	enc.Indent("", "  ")
-	if err := enc.Encode(clientConfig{Version: "1.1", Provider: p}); err != nil {
+	if err := enc.Encode(cc); err != nil {
 		return nil, fmt.Errorf("autoconfig: %w", err)
 	}
 	b.WriteString("\n")
 	return b.Bytes(), nil
+}
+
+// davEntry is an <addressBook> or <calendar> of clientConfig 1.1.
+type davEntry struct {
+	Type      string `xml:"type,attr"`
+	Username  string `xml:"username"`
+	Auth      string `xml:"authentication"`
+	ServerURL string `xml:"serverURL"`
+}
+
+func newDAVEntry(typ string, e DAVEndpoint) *davEntry {
+	return &davEntry{Type: typ, Username: "%EMAILLOCALPART%", Auth: "http-basic", ServerURL: e.URL()}
 }

@@ -22,7 +22,8 @@ type MailServer struct {
 
 // DAVAccount is an optional CalDAV or CardDAV account payload. Leave
 // PrincipalURL empty unless it is certain: a stale principal URL breaks
-// macOS (client-quirks 3.1 item 2); clients then use /.well-known.
+// macOS (client-quirks 3.1 item 2); clients then use /.well-known. An
+// empty Username is left out, and the device asks for one.
 type DAVAccount struct {
 	Description  string
 	Host         string
@@ -56,6 +57,11 @@ func BuildProfile(p Profile) ([]byte, error) {
 	}
 	if p.SMTP.Port == 25 {
 		return nil, errors.New("build profile: SMTP port 25 is for node-to-node delivery; use 465 or 587")
+	}
+	for _, a := range []*DAVAccount{p.CalDAV, p.CardDAV} {
+		if a != nil && (a.Host == "" || a.Port == 0) {
+			return nil, errors.New("build profile: CalDAV and CardDAV need a host and port")
+		}
 	}
 	domain := p.Address[strings.LastIndexByte(p.Address, '@')+1:]
 	idBase := "internal.mycelium.mail." + domain + "." + strings.ReplaceAll(p.Address[:strings.LastIndexByte(p.Address, '@')], ".", "-")
@@ -106,10 +112,14 @@ func BuildProfile(p Profile) ([]byte, error) {
 	if a := p.CardDAV; a != nil {
 		payloads = append(payloads, davPayload("carddav", "CardDAV", idBase, a, p.Address))
 	}
+	desc := "IMAP and SMTP account on a Mycelium node, and the node's certificate authority."
+	if p.CalDAV != nil || p.CardDAV != nil {
+		desc = "IMAP and SMTP account, calendars and contacts on a Mycelium node, and the node's certificate authority."
+	}
 	top := dict{
 		{"PayloadContent", payloads},
 		{"PayloadDisplayName", "Mycelium mail for " + p.Address},
-		{"PayloadDescription", "IMAP and SMTP account on a Mycelium node, and the node's certificate authority."},
+		{"PayloadDescription", desc},
 		{"PayloadIdentifier", idBase},
 		{"PayloadType", "Configuration"},
 		{"PayloadUUID", uuidFor(idBase)},
@@ -128,10 +138,6 @@ func BuildProfile(p Profile) ([]byte, error) {
 }
 
 func davPayload(kind, prefix, idBase string, a *DAVAccount, address string) dict {
-	user := a.Username
-	if user == "" {
-		user = address
-	}
 	desc := a.Description
 	if desc == "" {
 		desc = "Mycelium " + prefix + " " + address
@@ -146,7 +152,9 @@ func davPayload(kind, prefix, idBase string, a *DAVAccount, address string) dict
 		{prefix + "HostName", a.Host},
 		{prefix + "Port", int(a.Port)},
 		{prefix + "UseSSL", a.UseSSL},
-		{prefix + "Username", user},
+	}
+	if a.Username != "" {
+		d = append(d, kv{prefix + "Username", a.Username})
 	}
 	if a.PrincipalURL != "" {
 		d = append(d, kv{prefix + "PrincipalURL", a.PrincipalURL})

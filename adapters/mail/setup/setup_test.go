@@ -28,7 +28,7 @@ func testResolver(t testing.TB) *addr.Resolver {
 }
 
 func TestAutoconfigOverlay(t *testing.T) {
-	h := &AutoconfigHandler{Resolver: testResolver(t), Endpoints: func(p sdk.Peer) Endpoints {
+	h := &AutoconfigHandler{Resolver: testResolver(t), Endpoints: func(_ context.Context, p sdk.Peer) Endpoints {
 		if p.Origin != sdk.OriginOverlay {
 			t.Errorf("peer origin = %v", p.Origin)
 		}
@@ -50,6 +50,68 @@ func TestAutoconfigOverlay(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest("POST", "/mail/config-v1.1.xml", nil))
 	if rec.Code != http.StatusMethodNotAllowed {
 		t.Errorf("POST = %d", rec.Code)
+	}
+}
+
+// autoconfigDoc is the part of a clientConfig document the DAV tests read.
+type autoconfigDoc struct {
+	Provider struct {
+		Incoming []struct {
+			Host string `xml:"hostname"`
+		} `xml:"incomingServer"`
+	} `xml:"emailProvider"`
+	AddressBooks []davDoc `xml:"addressBook"`
+	Calendars    []davDoc `xml:"calendar"`
+}
+
+type davDoc struct {
+	Type      string `xml:"type,attr"`
+	Username  string `xml:"username"`
+	Auth      string `xml:"authentication"`
+	ServerURL string `xml:"serverURL"`
+}
+
+func TestAutoconfigDAV(t *testing.T) {
+	mail := Endpoints{IMAPS: Endpoint{"5ff::1", 993}, Submissions: Endpoint{"5ff::1", 465}}
+	tests := []struct {
+		name string
+		dav  DAVEndpoint
+		want string // serverURL; "" for no DAV entries
+	}{
+		{"no dav", DAVEndpoint{}, ""},
+		{"https on the overlay", DAVEndpoint{Endpoint{"5ff::1", 5233}, true}, "https://[5ff::1]:5233/"},
+		{"http on loopback", DAVEndpoint{Endpoint{"localhost", 15232}, false}, "http://localhost:15232/"},
+	}
+	for _, tt := range tests {
+		ep := mail
+		ep.DAV = tt.dav
+		body, err := Autoconfig("me.mesh", ep)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		var doc autoconfigDoc
+		if err := xml.Unmarshal(body, &doc); err != nil {
+			t.Fatalf("%s: %v\n%s", tt.name, err, body)
+		}
+		if len(doc.Provider.Incoming) != 1 || doc.Provider.Incoming[0].Host != "5ff::1" {
+			t.Errorf("%s: mail servers changed:\n%s", tt.name, body)
+		}
+		if tt.want == "" {
+			if len(doc.AddressBooks)+len(doc.Calendars) != 0 {
+				t.Errorf("%s: DAV entries without a DAV server:\n%s", tt.name, body)
+			}
+			continue
+		}
+		wantBook := davDoc{Type: "carddav", Username: "%EMAILLOCALPART%", Auth: "http-basic", ServerURL: tt.want}
+		wantCal := wantBook
+		wantCal.Type = "caldav"
+		if len(doc.AddressBooks) != 1 || doc.AddressBooks[0] != wantBook || len(doc.Calendars) != 1 || doc.Calendars[0] != wantCal {
+			t.Errorf("%s: got address books %+v, calendars %+v; want %+v and %+v", tt.name, doc.AddressBooks, doc.Calendars, wantBook, wantCal)
+		}
+		// clientConfig 1.1 puts them after the emailProvider, not in it.
+		if i, j := strings.Index(string(body), "</emailProvider>"), strings.Index(string(body), "<addressBook"); i < 0 || j < i {
+			t.Errorf("%s: addressBook inside emailProvider:\n%s", tt.name, body)
+		}
 	}
 }
 
@@ -93,6 +155,8 @@ func TestBuildProfileErrors(t *testing.T) {
 		{Address: ok.Address, SMTP: ok.SMTP},
 		{Address: ok.Address, IMAP: ok.IMAP, SMTP: MailServer{"h", 25, false}},
 		{Address: ok.Address, IMAP: ok.IMAP, SMTP: ok.SMTP, CAPEM: []byte("not pem")},
+		{Address: ok.Address, IMAP: ok.IMAP, SMTP: ok.SMTP, CalDAV: &DAVAccount{Host: "h"}},
+		{Address: ok.Address, IMAP: ok.IMAP, SMTP: ok.SMTP, CardDAV: &DAVAccount{Port: 5233}},
 	}
 	for i, p := range bad {
 		if _, err := BuildProfile(p); err == nil {
