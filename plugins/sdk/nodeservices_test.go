@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	pb "github.com/mycelium-go/mycelium/plugins/sdk/proto"
 )
 
@@ -75,4 +77,37 @@ func TestSortNodeServices(t *testing.T) {
 	if want := []string{"dav/dav", "dav/davs", "mail/imap", "mail/imaps"}; !slices.Equal(got, want) {
 		t.Errorf("sorted = %v, want %v", got, want)
 	}
+}
+
+// FuzzNodeServicesFromProto: whatever the host sends as node services
+// decodes to an error or to services that encode back to the same list.
+func FuzzNodeServicesFromProto(f *testing.F) {
+	seeds := []*pb.NodeServicesResponse{
+		{Services: nodeServicesToProto(testConfig().Node.Services)},
+		{Services: []*pb.NodeService{{Plugin: "dav"}}},
+		{Services: []*pb.NodeService{{Name: "davs", Overlay: &pb.AddrPort{Addr: []byte{1, 2, 3}, Port: 1}}}},
+		{Services: []*pb.NodeService{{Name: "davs", Loopback: &pb.AddrPort{Addr: []byte{127, 0, 0, 1}, Port: 70000}}}},
+		{},
+	}
+	for _, m := range seeds {
+		b, err := proto.Marshal(m)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var m pb.NodeServicesResponse
+		if proto.Unmarshal(b, &m) != nil {
+			return
+		}
+		svcs, err := nodeServicesFromProto(m.GetServices())
+		if err != nil {
+			return
+		}
+		again, err := nodeServicesFromProto(nodeServicesToProto(svcs))
+		if err != nil || !slices.Equal(again, svcs) {
+			t.Fatalf("re-encoding %+v gave %+v, %v", svcs, again, err)
+		}
+	})
 }
