@@ -33,3 +33,12 @@ func (g *Globals) newLogger(w io.Writer) *slog.Logger {
 }
 
 func stderrLogger(g *Globals) *slog.Logger { return g.newLogger(os.Stderr) }
+
+// cliLogger is the logger of client commands: warnings and errors only,
+// unless --debug asks for more.
+func (g *Globals) cliLogger() *slog.Logger {
+	if g.Debug {
+		return g.newLogger(os.Stderr)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}

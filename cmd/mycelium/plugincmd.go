@@ -42,6 +42,7 @@ func (c *PluginCmd) Run(g *Globals, k *kong.Context) error {
 	}
 	cmd, err := gateway.PluginCommand(context.Background(), cfg, gateway.CommandOptions{
 		DataDir: g.dataDir(""), Key: kp.Public(),
+		Logger: g.cliLogger().With("component", "gateway"),
 	}, name, c.Args...)
 	if err != nil {
 		return err
