@@ -1,10 +1,13 @@
 package link
 
 import (
+	"fmt"
 	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mycelium-go/mycelium/core/wire"
 )
 
 // monoEpoch anchors LastReceive: links store monotonic nanoseconds since
@@ -74,6 +77,16 @@ func (b *linkBase) received(n int) {
 func (b *linkBase) Close() error {
 	b.fail(ErrClosed)
 	return nil
+}
+
+// SendDataBatch implements BatchSender.
+func (b *linkBase) SendDataBatch(pkts [][]byte, wait time.Duration) (int, error) {
+	for i, p := range pkts {
+		if err := checkFrame(p, wire.TypeData, wire.MaxDataBody); err != nil {
+			return 0, fmt.Errorf("send data (packet %d of batch): %w", i, err)
+		}
+	}
+	return b.q.putDataBatch(pkts, wait)
 }
 
 // StaticCost implements Link.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/mycelium-go/mycelium/core/wire"
 )
@@ -29,6 +30,9 @@ type sendQueue struct {
 		ctrl   []byte // pending control frames
 		data   []byte // pending data frames; len(data) <= dataLimit
 		closed bool
+		// room, when not nil, is closed by the next take (or close) to
+		// wake senders waiting for space in a full queue.
+		room chan struct{}
 	}
 	dataLimit int
 	ctrlLimit int
@@ -64,6 +68,65 @@ func (q *sendQueue) putData(pkt []byte) error {
 	return nil
 }
 
+// putDataBatch queues copies of the data frames pkts in order under one
+// lock. While the queue is too full for the next frame it waits for the
+// writer to take what is pending, for at most wait in all; it returns the
+// number of frames queued and ErrQueueFull (or ErrClosed) for the rest.
+// Waiting allocates a timer and a channel, once per wait, not per frame.
+func (q *sendQueue) putDataBatch(pkts [][]byte, wait time.Duration) (int, error) {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	i := 0
+	for {
+		q.mu.Lock()
+		if q.mu.closed {
+			q.mu.Unlock()
+			return i, ErrClosed
+		}
+		idle := len(q.mu.data) == 0 && len(q.mu.ctrl) == 0
+		start := i
+		for ; i < len(pkts) && len(q.mu.data)+len(pkts[i]) <= q.dataLimit; i++ {
+			q.mu.data = append(q.mu.data, pkts[i]...)
+		}
+		var room chan struct{}
+		if i < len(pkts) && wait > 0 {
+			if q.mu.room == nil {
+				q.mu.room = make(chan struct{})
+			}
+			room = q.mu.room
+		}
+		q.mu.Unlock()
+		if idle && i > start {
+			q.notify()
+		}
+		switch {
+		case i == len(pkts):
+			return i, nil
+		case room == nil:
+			return i, ErrQueueFull
+		case timer == nil:
+			timer = time.NewTimer(wait)
+		}
+		select {
+		case <-room:
+		case <-timer.C:
+			return i, ErrQueueFull
+		}
+	}
+}
+
+// wakeRoom wakes senders waiting for room; the caller holds mu.
+func (q *sendQueue) wakeRoom() {
+	if q.mu.room != nil {
+		close(q.mu.room)
+		q.mu.room = nil
+	}
+}
+
 // putCtrl queues a copy of a control frame. It fails only when the queue
 // is closed or the control backlog exceeds ctrlLimit.
 func (q *sendQueue) putCtrl(pkt []byte) error {
@@ -97,6 +160,7 @@ func (q *sendQueue) notify() {
 func (q *sendQueue) close() {
 	q.mu.Lock()
 	q.mu.closed = true
+	q.wakeRoom()
 	q.mu.Unlock()
 	q.notify()
 }
@@ -116,6 +180,7 @@ func (q *sendQueue) take(ctrlSpare, dataSpare []byte) (ctrl, data []byte, ok boo
 			ctrl, q.mu.ctrl = q.mu.ctrl, ctrlSpare[:0]
 			data, q.mu.data = q.mu.data, dataSpare[:0]
 			q.ctrlPending.Store(false)
+			q.wakeRoom()
 			q.mu.Unlock()
 			return ctrl, data, true
 		}

@@ -140,4 +140,7 @@ func (l *streamLink) SendData(pkt []byte) error {
 // String implements Link.
 func (l *streamLink) String() string { return l.name }
 
-var _ Link = (*streamLink)(nil)
+var (
+	_ Link        = (*streamLink)(nil)
+	_ BatchSender = (*streamLink)(nil)
+)

@@ -141,6 +141,7 @@ func TestSendAndReceivePathsDoNotAllocate(t *testing.T) {
 	send := func() {
 		copy(buf[headroom:], pkt)
 		b.n.sendLocal(st, buf, len(pkt), now)
+		b.n.flush(st)
 	}
 	send()
 	if a := testing.AllocsPerRun(200, send); a != 0 {
@@ -206,6 +207,7 @@ func BenchmarkSendPath(b *testing.B) {
 	for b.Loop() {
 		copy(buf[headroom:], pkt)
 		tb.n.sendLocal(st, buf, len(pkt), now)
+		tb.n.flush(st)
 	}
 	if tb.links[0].data.Load() < int64(b.N) {
 		b.Fatalf("sent %d of %d", tb.links[0].data.Load(), b.N)

@@ -315,7 +315,7 @@ func (w *worker) release(p waiting) {
 	switch p.what {
 	case waitLocal:
 		copy(w.buf[headroom:], p.data)
-		err := n.originate(w.buf, len(p.data), p.kind, p.hop, p.src, p.dst, w.rx.now, true)
+		err := n.originate(nil, w.buf, len(p.data), p.kind, p.hop, p.src, p.dst, w.rx.now, true)
 		if errors.Is(err, ErrQueueFull) && p.kind == wire.KindPacket {
 			n.icmpToDevice(w.st, icmpUnreach, unreachNoRoute, 0, p.data)
 		}

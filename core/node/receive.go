@@ -120,7 +120,7 @@ func (n *Node) forward(s *rxScratch, h wire.DataHeader, hop uint8, p []byte) {
 			n.m.LinkQueueFull.Add(1)
 			return
 		}
-		fw.NextHop.CountTx(len(frame))
+		fw.NextHop.CountTx(1, len(frame))
 		n.m.RoutedForward.Add(1)
 	case fw != nil && !fw.Queried:
 		n.m.RoutedNoRoute.Add(1)
