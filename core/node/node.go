@@ -238,7 +238,7 @@ func (n *Node) HandleData(l link.Link, pkts [][]byte) {
 	if nb := n.r.Neighbour(l); nb != nil {
 		nb.CountRx(len(pkts), bytes)
 	}
-	n.flushDevice(s)
+	n.flushRx(s)
 	n.rxFree.put(s)
 }
 

@@ -21,6 +21,10 @@ const (
 	devBatch   = 64
 )
 
+// fwdBufSize is the scratch that transit frames are staged in until they
+// are handed to their link in one call.
+const fwdBufSize = 128 << 10
+
 // maxRxScratch bounds the spare receive scratches a node keeps: one per
 // link delivering at the same time, up to this many.
 const maxRxScratch = 8
@@ -28,17 +32,19 @@ const maxRxScratch = 8
 // rxScratch is the per-call state of HandleData, kept in a free list so
 // the receive path allocates nothing.
 type rxScratch struct {
-	now   time.Time
-	dev   [][]byte // packets for the device, all at tunOffset
-	frame []byte   // outgoing frame for forwarding
-	icmp  [][]byte // buffers for ICMP packets built this batch
-	nicmp int
-	open  [][]byte // devBufSize buffers; open[:nopen] hold packets of dev
-	nopen int
+	now      time.Time
+	dev      [][]byte // packets for the device, all at tunOffset
+	icmp     [][]byte // buffers for ICMP packets built this batch
+	nicmp    int
+	open     [][]byte // devBufSize buffers; open[:nopen] hold packets of dev
+	nopen    int
+	frames   []byte  // transit frames staged in fwd
+	fwd      txBatch // transit frames for one next hop
+	src, dst statRun
 }
 
 func newRxScratch() *rxScratch {
-	return &rxScratch{frame: make([]byte, 0, wire.OuterHeaderSize+wire.DataHeaderSize+OverlayMTU+256)}
+	return &rxScratch{frames: make([]byte, 0, fwdBufSize), fwd: txBatch{wait: transitWait}}
 }
 
 // icmpBuf returns a buffer for one ICMP packet at tunOffset.
@@ -61,7 +67,17 @@ func (s *rxScratch) openBuf() []byte {
 
 func (s *rxScratch) claimOpen() { s.nopen++ }
 
-// flushDevice writes the batch collected in s to the device.
+// flushRx hands what s collected on: transit frames to their link,
+// statistics to the tables and packets to the device.
+func (n *Node) flushRx(s *rxScratch) {
+	n.flushTx(&s.fwd)
+	s.frames = s.frames[:0]
+	s.src.flush(n.bySrc)
+	s.dst.flush(n.byDst)
+	n.flushDevice(s)
+}
+
+// flushDevice writes the packets collected in s to the device.
 func (n *Node) flushDevice(s *rxScratch) {
 	if len(s.dev) > 0 {
 		if _, err := n.writeDevice(s.dev); err != nil {
@@ -88,8 +104,8 @@ func (n *Node) inbound(s *rxScratch, p []byte) {
 		n.m.Malformed.Add(1) // no node can own these addresses
 		return
 	}
-	n.bySrc.add(h.Src, len(p))
-	n.byDst.add(h.Dst, len(p))
+	s.src.add(n.bySrc, h.Src, len(p))
+	s.dst.add(n.byDst, h.Dst, len(p))
 	if h.HopLimit < 2 {
 		n.m.RoutedTTL.Add(1)
 		n.sendOOB(icmpTimeExceed, timeExceededHop, h, p[wire.DataHeaderSize:])
@@ -104,24 +120,24 @@ func (n *Node) inbound(s *rxScratch, p []byte) {
 	n.forward(s, h, hop, p)
 }
 
-// forward sends a transit packet on to the selected next hop, reports "no
-// route" to its source when routes exist but none is selected, and queues
-// it while the destination is being queried.
+// forward sends a transit packet on to the selected next hop (staged in
+// s, handed over by flushRx), reports "no route" to its source when routes
+// exist but none is selected, and queues it while the destination is being
+// queried.
 func (n *Node) forward(s *rxScratch, h wire.DataHeader, hop uint8, p []byte) {
 	fw := n.r.Lookup(h.Dst)
 	switch {
 	case fw.Selected():
 		n.r.Refresh(fw, s.now)
-		frame := append(s.frame[:0], wire.ProtocolVersion, wire.TypeData, 0, 0)
-		frame = append(frame, p...)
-		frame[dataHdrOff+3] = hop
-		s.frame = frame
-		if err := fw.NextHop.Link().SendData(frame); err != nil {
-			n.m.LinkQueueFull.Add(1)
-			return
+		if cap(s.frames)-len(s.frames) < wire.OuterHeaderSize+len(p) {
+			n.flushTx(&s.fwd)
+			s.frames = s.frames[:0]
 		}
-		fw.NextHop.CountTx(1, len(frame))
-		n.m.RoutedForward.Add(1)
+		at := len(s.frames)
+		s.frames = append(s.frames, wire.ProtocolVersion, wire.TypeData, 0, 0)
+		s.frames = append(s.frames, p...)
+		s.frames[at+dataHdrOff+3] = hop
+		n.stage(&s.fwd, fw.NextHop, s.frames[at:])
 	case fw != nil && !fw.Queried:
 		n.m.RoutedNoRoute.Add(1)
 		n.sendOOB(icmpUnreach, unreachNoRoute, h, p[wire.DataHeaderSize:])
