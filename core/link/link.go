@@ -20,7 +20,9 @@
 // are written first and are picked up again between data chunks. On
 // Linux TCP_NOTSENT_LOWAT keeps the kernel's unsent backlog small, so the
 // backlog stays where control can overtake it. SendData never blocks: it
-// returns ErrQueueFull beyond Config.SendQueueBytes.
+// returns ErrQueueFull beyond Config.SendQueueBytes. SendDataBatch
+// (BatchSender) queues a whole batch under one lock and may wait, for a
+// bounded time, for the writer to make room: the node's back-pressure.
 //
 // # QUIC links
 //

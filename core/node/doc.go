@@ -23,6 +23,13 @@
 // coalesce the TCP segments of a flow (GRO). Neither the send path nor the
 // receive path allocates per packet.
 //
+// Packets move in batches: what one device read returns is sealed and
+// handed to each link with one call (link.BatchSender), transit packets
+// of one link read likewise, and packets for the device are written in
+// batches. When a link's send queue is full the batch waits briefly for
+// room instead of being dropped, so back-pressure reaches the sending
+// TCP over the links rather than as loss (see sendWait, transitWait).
+//
 // The device may be nil (no-TUN mode): the node then routes and forwards
 // for others, answers route requests and carries messages, and drops
 // packets for the device. The Node takes ownership of the device and
