@@ -81,12 +81,22 @@ func (b *linkBase) Close() error {
 
 // SendDataBatch implements BatchSender.
 func (b *linkBase) SendDataBatch(pkts [][]byte, wait time.Duration) (int, error) {
+	if _, err := checkBatch(pkts); err != nil {
+		return 0, err
+	}
+	return b.q.putDataBatch(pkts, wait)
+}
+
+// checkBatch validates every frame of a data batch and returns its size.
+func checkBatch(pkts [][]byte) (int, error) {
+	bytes := 0
 	for i, p := range pkts {
 		if err := checkFrame(p, wire.TypeData, wire.MaxDataBody); err != nil {
 			return 0, fmt.Errorf("send data (packet %d of batch): %w", i, err)
 		}
+		bytes += len(p)
 	}
-	return b.q.putDataBatch(pkts, wait)
+	return bytes, nil
 }
 
 // StaticCost implements Link.

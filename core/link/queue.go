@@ -33,6 +33,13 @@ type sendQueue struct {
 		// room, when not nil, is closed by the next take (or close) to
 		// wake senders waiting for space in a full queue.
 		room chan struct{}
+		// taken: the writer goroutine is writing what it took last.
+		// direct: a sender is writing to the transport itself
+		// (beginDirect); the writer takes nothing meanwhile.
+		taken, direct bool
+		// head is the unwritten end of a frame a direct write cut short;
+		// the writer sends it before anything else.
+		head []byte
 	}
 	dataLimit int
 	ctrlLimit int
@@ -165,20 +172,29 @@ func (q *sendQueue) close() {
 	q.notify()
 }
 
-// take waits until something is pending, then swaps the pending buffers
-// with the writer's spares (which it empties) and returns what was
-// pending. ok is false once the queue is closed; frames still pending
-// then are dropped with the link.
+// take waits until something is pending and no direct write is under
+// way, then swaps the pending buffers with the writer's spares (which it
+// empties) and returns what was pending; the head of a cut frame comes
+// first in ctrl. Calling take again tells the queue that the writer is
+// done with what it took. ok is false once the queue is closed; frames
+// still pending then are dropped with the link.
 func (q *sendQueue) take(ctrlSpare, dataSpare []byte) (ctrl, data []byte, ok bool) {
 	for {
 		q.mu.Lock()
+		q.mu.taken = false
 		if q.mu.closed {
 			q.mu.Unlock()
 			return ctrlSpare, dataSpare, false
 		}
-		if len(q.mu.ctrl) > 0 || len(q.mu.data) > 0 {
-			ctrl, q.mu.ctrl = q.mu.ctrl, ctrlSpare[:0]
+		if !q.mu.direct && (len(q.mu.ctrl) > 0 || len(q.mu.data) > 0 || len(q.mu.head) > 0) {
+			if len(q.mu.head) > 0 {
+				ctrl = append(append(ctrlSpare[:0], q.mu.head...), q.mu.ctrl...)
+				q.mu.head, q.mu.ctrl = q.mu.head[:0], q.mu.ctrl[:0]
+			} else {
+				ctrl, q.mu.ctrl = q.mu.ctrl, ctrlSpare[:0]
+			}
 			data, q.mu.data = q.mu.data, dataSpare[:0]
+			q.mu.taken = true
 			q.ctrlPending.Store(false)
 			q.wakeRoom()
 			q.mu.Unlock()
@@ -186,6 +202,40 @@ func (q *sendQueue) take(ctrlSpare, dataSpare []byte) (ctrl, data []byte, ok boo
 		}
 		q.mu.Unlock()
 		<-q.wake
+	}
+}
+
+// beginDirect reports whether the caller may write bytes frames to the
+// transport itself, bypassing the queue: nothing is queued or being
+// written, and the frames would fit the queue should the write be cut
+// short. On true the caller must call endDirect.
+func (q *sendQueue) beginDirect(bytes int) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.mu.closed || q.mu.taken || q.mu.direct || bytes > q.dataLimit ||
+		len(q.mu.ctrl) > 0 || len(q.mu.data) > 0 || len(q.mu.head) > 0 {
+		return false
+	}
+	q.mu.direct = true
+	return true
+}
+
+// endDirect ends a direct write and queues what it did not write, in
+// order: head (the rest of a frame it cut) before anything else, then the
+// whole frames rest. It wakes the writer when anything is pending.
+func (q *sendQueue) endDirect(head []byte, rest [][]byte) {
+	q.mu.Lock()
+	q.mu.direct = false
+	if !q.mu.closed {
+		q.mu.head = append(q.mu.head, head...)
+		for _, p := range rest {
+			q.mu.data = append(q.mu.data, p...)
+		}
+	}
+	pending := len(q.mu.ctrl) > 0 || len(q.mu.data) > 0 || len(q.mu.head) > 0
+	q.mu.Unlock()
+	if pending {
+		q.notify()
 	}
 }
 
