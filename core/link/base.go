@@ -1,10 +1,13 @@
 package link
 
 import (
+	"fmt"
 	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mycelium-go/mycelium/core/wire"
 )
 
 // monoEpoch anchors LastReceive: links store monotonic nanoseconds since
@@ -74,6 +77,26 @@ func (b *linkBase) received(n int) {
 func (b *linkBase) Close() error {
 	b.fail(ErrClosed)
 	return nil
+}
+
+// SendDataBatch implements BatchSender.
+func (b *linkBase) SendDataBatch(pkts [][]byte, wait time.Duration) (int, error) {
+	if _, err := checkBatch(pkts); err != nil {
+		return 0, err
+	}
+	return b.q.putDataBatch(pkts, wait)
+}
+
+// checkBatch validates every frame of a data batch and returns its size.
+func checkBatch(pkts [][]byte) (int, error) {
+	bytes := 0
+	for i, p := range pkts {
+		if err := checkFrame(p, wire.TypeData, wire.MaxDataBody); err != nil {
+			return 0, fmt.Errorf("send data (packet %d of batch): %w", i, err)
+		}
+		bytes += len(p)
+	}
+	return bytes, nil
 }
 
 // StaticCost implements Link.

@@ -20,7 +20,9 @@
 // are written first and are picked up again between data chunks. On
 // Linux TCP_NOTSENT_LOWAT keeps the kernel's unsent backlog small, so the
 // backlog stays where control can overtake it. SendData never blocks: it
-// returns ErrQueueFull beyond Config.SendQueueBytes.
+// returns ErrQueueFull beyond Config.SendQueueBytes. SendDataBatch
+// (BatchSender) queues a whole batch under one lock and may wait, for a
+// bounded time, for the writer to make room: the node's back-pressure.
 //
 // # QUIC links
 //
@@ -91,6 +93,20 @@ type Info struct {
 	RxBytes   uint64
 	TxBytes   uint64
 	Since     time.Time // when the link came up
+}
+
+// BatchSender is implemented by the links of this package (not
+// necessarily by other Link implementations, such as test fakes). It is
+// how the node hands a whole batch of packets it originated to a link.
+type BatchSender interface {
+	// SendDataBatch queues complete data packets in order, as SendData
+	// would one by one, under one lock. While the send queue is full it
+	// waits for the link's writer to make room, for at most wait in all
+	// (zero: not at all), so a local sender is slowed down to the link's
+	// pace instead of losing packets. It returns how many packets were
+	// queued and, when not all, ErrQueueFull or ErrClosed. The link copies
+	// the packets; the caller may reuse them.
+	SendDataBatch(pkts [][]byte, wait time.Duration) (int, error)
 }
 
 // Handler receives what links read. The node implements it. Calls for one

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/mycelium-go/mycelium/core/wire"
 )
@@ -29,6 +30,16 @@ type sendQueue struct {
 		ctrl   []byte // pending control frames
 		data   []byte // pending data frames; len(data) <= dataLimit
 		closed bool
+		// room, when not nil, is closed by the next take (or close) to
+		// wake senders waiting for space in a full queue.
+		room chan struct{}
+		// taken: the writer goroutine is writing what it took last.
+		// direct: a sender is writing to the transport itself
+		// (beginDirect); the writer takes nothing meanwhile.
+		taken, direct bool
+		// head is the unwritten end of a frame a direct write cut short;
+		// the writer sends it before anything else.
+		head []byte
 	}
 	dataLimit int
 	ctrlLimit int
@@ -64,6 +75,65 @@ func (q *sendQueue) putData(pkt []byte) error {
 	return nil
 }
 
+// putDataBatch queues copies of the data frames pkts in order under one
+// lock. While the queue is too full for the next frame it waits for the
+// writer to take what is pending, for at most wait in all; it returns the
+// number of frames queued and ErrQueueFull (or ErrClosed) for the rest.
+// Waiting allocates a timer and a channel, once per wait, not per frame.
+func (q *sendQueue) putDataBatch(pkts [][]byte, wait time.Duration) (int, error) {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	i := 0
+	for {
+		q.mu.Lock()
+		if q.mu.closed {
+			q.mu.Unlock()
+			return i, ErrClosed
+		}
+		idle := len(q.mu.data) == 0 && len(q.mu.ctrl) == 0
+		start := i
+		for ; i < len(pkts) && len(q.mu.data)+len(pkts[i]) <= q.dataLimit; i++ {
+			q.mu.data = append(q.mu.data, pkts[i]...)
+		}
+		var room chan struct{}
+		if i < len(pkts) && wait > 0 {
+			if q.mu.room == nil {
+				q.mu.room = make(chan struct{})
+			}
+			room = q.mu.room
+		}
+		q.mu.Unlock()
+		if idle && i > start {
+			q.notify()
+		}
+		switch {
+		case i == len(pkts):
+			return i, nil
+		case room == nil:
+			return i, ErrQueueFull
+		case timer == nil:
+			timer = time.NewTimer(wait)
+		}
+		select {
+		case <-room:
+		case <-timer.C:
+			return i, ErrQueueFull
+		}
+	}
+}
+
+// wakeRoom wakes senders waiting for room; the caller holds mu.
+func (q *sendQueue) wakeRoom() {
+	if q.mu.room != nil {
+		close(q.mu.room)
+		q.mu.room = nil
+	}
+}
+
 // putCtrl queues a copy of a control frame. It fails only when the queue
 // is closed or the control backlog exceeds ctrlLimit.
 func (q *sendQueue) putCtrl(pkt []byte) error {
@@ -97,30 +167,75 @@ func (q *sendQueue) notify() {
 func (q *sendQueue) close() {
 	q.mu.Lock()
 	q.mu.closed = true
+	q.wakeRoom()
 	q.mu.Unlock()
 	q.notify()
 }
 
-// take waits until something is pending, then swaps the pending buffers
-// with the writer's spares (which it empties) and returns what was
-// pending. ok is false once the queue is closed; frames still pending
-// then are dropped with the link.
+// take waits until something is pending and no direct write is under
+// way, then swaps the pending buffers with the writer's spares (which it
+// empties) and returns what was pending; the head of a cut frame comes
+// first in ctrl. Calling take again tells the queue that the writer is
+// done with what it took. ok is false once the queue is closed; frames
+// still pending then are dropped with the link.
 func (q *sendQueue) take(ctrlSpare, dataSpare []byte) (ctrl, data []byte, ok bool) {
 	for {
 		q.mu.Lock()
+		q.mu.taken = false
 		if q.mu.closed {
 			q.mu.Unlock()
 			return ctrlSpare, dataSpare, false
 		}
-		if len(q.mu.ctrl) > 0 || len(q.mu.data) > 0 {
-			ctrl, q.mu.ctrl = q.mu.ctrl, ctrlSpare[:0]
+		if !q.mu.direct && (len(q.mu.ctrl) > 0 || len(q.mu.data) > 0 || len(q.mu.head) > 0) {
+			if len(q.mu.head) > 0 {
+				ctrl = append(append(ctrlSpare[:0], q.mu.head...), q.mu.ctrl...)
+				q.mu.head, q.mu.ctrl = q.mu.head[:0], q.mu.ctrl[:0]
+			} else {
+				ctrl, q.mu.ctrl = q.mu.ctrl, ctrlSpare[:0]
+			}
 			data, q.mu.data = q.mu.data, dataSpare[:0]
+			q.mu.taken = true
 			q.ctrlPending.Store(false)
+			q.wakeRoom()
 			q.mu.Unlock()
 			return ctrl, data, true
 		}
 		q.mu.Unlock()
 		<-q.wake
+	}
+}
+
+// beginDirect reports whether the caller may write bytes frames to the
+// transport itself, bypassing the queue: nothing is queued or being
+// written, and the frames would fit the queue should the write be cut
+// short. On true the caller must call endDirect.
+func (q *sendQueue) beginDirect(bytes int) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.mu.closed || q.mu.taken || q.mu.direct || bytes > q.dataLimit ||
+		len(q.mu.ctrl) > 0 || len(q.mu.data) > 0 || len(q.mu.head) > 0 {
+		return false
+	}
+	q.mu.direct = true
+	return true
+}
+
+// endDirect ends a direct write and queues what it did not write, in
+// order: head (the rest of a frame it cut) before anything else, then the
+// whole frames rest. It wakes the writer when anything is pending.
+func (q *sendQueue) endDirect(head []byte, rest [][]byte) {
+	q.mu.Lock()
+	q.mu.direct = false
+	if !q.mu.closed {
+		q.mu.head = append(q.mu.head, head...)
+		for _, p := range rest {
+			q.mu.data = append(q.mu.data, p...)
+		}
+	}
+	pending := len(q.mu.ctrl) > 0 || len(q.mu.data) > 0 || len(q.mu.head) > 0
+	q.mu.Unlock()
+	if pending {
+		q.notify()
 	}
 }
 

@@ -138,3 +138,91 @@ func TestBackoff(t *testing.T) {
 		t.Errorf("backoff(1000) = %v", d)
 	}
 }
+
+func TestSendQueueBatch(t *testing.T) {
+	batch := func(n int) [][]byte {
+		var b [][]byte
+		for range n {
+			b = append(b, dataPkt(1000))
+		}
+		return b
+	}
+	frame := len(dataPkt(1000))
+	tests := []struct {
+		name    string
+		queued  int // frames already queued
+		pkts    int
+		wait    time.Duration
+		want    int
+		wantErr error
+	}{
+		{"fits", 0, 3, 0, 3, nil},
+		{"full, no wait", 1, 3, 0, 2, ErrQueueFull},
+		{"full, wait times out", 3, 2, 20 * time.Millisecond, 0, ErrQueueFull},
+		{"empty batch", 0, 0, time.Second, 0, nil},
+	}
+	for _, tt := range tests {
+		var q sendQueue
+		q.init(3*frame, 100)
+		if n, err := q.putDataBatch(batch(tt.queued), 0); n != tt.queued || err != nil {
+			t.Fatalf("%s: prefill = %d, %v", tt.name, n, err)
+		}
+		n, err := q.putDataBatch(batch(tt.pkts), tt.wait)
+		if n != tt.want || !errors.Is(err, tt.wantErr) {
+			t.Errorf("%s: putDataBatch = %d, %v; want %d, %v", tt.name, n, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestSendQueueBatchWaitsForWriter(t *testing.T) {
+	var q sendQueue
+	frame := len(dataPkt(1000))
+	q.init(2*frame, 100)
+	pkts := [][]byte{dataPkt(1000), dataPkt(1000), dataPkt(1000), dataPkt(1000), dataPkt(1000)}
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := q.putDataBatch(pkts, 10*time.Second)
+		done <- result{n, err}
+	}()
+	var got int
+	var data []byte
+	for got < len(pkts) {
+		var ok bool
+		_, data, ok = q.take(nil, data[:0])
+		if !ok {
+			t.Fatal("queue closed")
+		}
+		if len(data) > 2*frame {
+			t.Fatalf("took %d bytes, limit %d", len(data), 2*frame)
+		}
+		got += len(data) / frame
+	}
+	if r := <-done; r.n != len(pkts) || r.err != nil {
+		t.Errorf("putDataBatch = %d, %v; want %d, nil", r.n, r.err, len(pkts))
+	}
+}
+
+func TestSendQueueBatchCloseWakesWaiter(t *testing.T) {
+	var q sendQueue
+	frame := len(dataPkt(1000))
+	q.init(frame, 100)
+	done := make(chan error, 1)
+	go func() {
+		_, err := q.putDataBatch([][]byte{dataPkt(1000), dataPkt(1000)}, 10*time.Second)
+		done <- err
+	}()
+	time.Sleep(10 * time.Millisecond)
+	q.close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("putDataBatch after close = %v, want ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("close did not wake the waiting sender")
+	}
+}

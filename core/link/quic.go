@@ -269,4 +269,7 @@ func (l *quicLink) SendData(pkt []byte) error {
 // String implements Link.
 func (l *quicLink) String() string { return l.name }
 
-var _ Link = (*quicLink)(nil)
+var (
+	_ Link        = (*quicLink)(nil)
+	_ BatchSender = (*quicLink)(nil)
+)

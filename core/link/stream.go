@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/mycelium-go/mycelium/core/wire"
 )
@@ -14,8 +15,9 @@ import (
 // framed packets as soon as the connection exists (spec §2.2, §2.3).
 type streamLink struct {
 	linkBase
-	conn net.Conn
-	name string // String(), fixed at creation
+	conn   net.Conn
+	name   string        // String(), fixed at creation
+	direct *directWriter // nil: every write goes through the writer
 
 	// writer-owned scratch, kept in the struct so a writev does not
 	// allocate: iov backs bufs, which WriteTo consumes.
@@ -27,7 +29,7 @@ type streamLink struct {
 
 // newStreamLink wraps conn. The link does nothing until run is called.
 func newStreamLink(conn net.Conn, h Handler, opts linkOptions, ep Endpoint, kind Kind) *streamLink {
-	l := &streamLink{conn: conn}
+	l := &streamLink{conn: conn, direct: newDirectWriter(conn)}
 	info := Info{
 		Endpoint:  ep.String(),
 		Transport: "tcp",
@@ -137,7 +139,43 @@ func (l *streamLink) SendData(pkt []byte) error {
 	return l.q.putData(pkt)
 }
 
+// SendDataBatch implements BatchSender. While the writer goroutine is
+// idle and nothing is queued, the batch is written directly from the
+// caller's goroutine with one non-blocking writev; what the socket does
+// not take is queued (never waiting: the queue was empty).
+func (l *streamLink) SendDataBatch(pkts [][]byte, wait time.Duration) (int, error) {
+	bytes, err := checkBatch(pkts)
+	if err != nil {
+		return 0, err
+	}
+	if l.direct == nil || len(pkts) == 0 || len(pkts) > maxDirectFrames || !l.q.beginDirect(bytes) {
+		return l.q.putDataBatch(pkts, wait)
+	}
+	n, err := l.direct.write(pkts)
+	l.tx.Add(uint64(n))
+	if err != nil {
+		l.q.endDirect(nil, nil)
+		l.fail(fmt.Errorf("write: %w", err))
+		return 0, ErrClosed
+	}
+	i := 0
+	for i < len(pkts) && n >= len(pkts[i]) {
+		n -= len(pkts[i])
+		i++
+	}
+	var head []byte
+	if n > 0 {
+		head = pkts[i][n:]
+		i++
+	}
+	l.q.endDirect(head, pkts[i:])
+	return len(pkts), nil
+}
+
 // String implements Link.
 func (l *streamLink) String() string { return l.name }
 
-var _ Link = (*streamLink)(nil)
+var (
+	_ Link        = (*streamLink)(nil)
+	_ BatchSender = (*streamLink)(nil)
+)

@@ -15,11 +15,20 @@
 //   - Every queue and table is bounded: packets waiting for a route or a
 //     key, and the per-address statistics.
 //
-// Buffers are laid out so sealing and opening happen in place: the device
-// is read at offset 44 (room for the outer, data and user headers before
-// the packet, the tag and nonce after it) and received packets are written
-// to the device at offset 40 straight out of the link's buffer. Neither
-// the send path nor the receive path allocates per packet.
+// Buffers are laid out so no packet is copied for sealing or opening: the
+// device is read at offset 44 (room for the outer, data and user headers
+// before the packet, the tag and nonce after it) and sealed in place;
+// received packets are decrypted straight into 64 KiB device buffers at
+// offset 40 and written to the device in batches, so the kernel TUN can
+// coalesce the TCP segments of a flow (GRO). Neither the send path nor the
+// receive path allocates per packet.
+//
+// Packets move in batches: what one device read returns is sealed and
+// handed to each link with one call (link.BatchSender), transit packets
+// of one link read likewise, and packets for the device are written in
+// batches. When a link's send queue is full the batch waits briefly for
+// room instead of being dropped, so back-pressure reaches the sending
+// TCP over the links rather than as loss (see sendWait, transitWait).
 //
 // The device may be nil (no-TUN mode): the node then routes and forwards
 // for others, answers route requests and carries messages, and drops

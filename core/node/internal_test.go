@@ -37,6 +37,7 @@ func (l *countLink) String() string           { return "COUNT " + l.name }
 
 // countDevice counts what the node writes and never yields packets.
 type countDevice struct {
+	rec    *recordDevice // when set, the device the node gets
 	writes atomic.Int64
 	closed chan struct{}
 	once   sync.Once
@@ -74,13 +75,21 @@ type testbed struct {
 }
 
 func newTestbed(tb testing.TB, peers int) *testbed {
+	return newTestbedDev(tb, peers, newCountDevice())
+}
+
+// newTestbedDev is newTestbed with the device given.
+func newTestbedDev(tb testing.TB, peers int, dev *countDevice) *testbed {
 	tb.Helper()
 	kp, _ := identity.GenerateKeyPair()
 	cfg := Default()
 	cfg.Key = kp
 	cfg.Router.DeadInterval = time.Hour
-	dev := newCountDevice()
-	n, err := New(cfg, dev, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	var tdev tun.Device = dev
+	if dev.rec != nil {
+		tdev = dev.rec
+	}
+	n, err := New(cfg, tdev, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -141,6 +150,7 @@ func TestSendAndReceivePathsDoNotAllocate(t *testing.T) {
 	send := func() {
 		copy(buf[headroom:], pkt)
 		b.n.sendLocal(st, buf, len(pkt), now)
+		b.n.flush(st)
 	}
 	send()
 	if a := testing.AllocsPerRun(200, send); a != 0 {
@@ -206,6 +216,7 @@ func BenchmarkSendPath(b *testing.B) {
 	for b.Loop() {
 		copy(buf[headroom:], pkt)
 		tb.n.sendLocal(st, buf, len(pkt), now)
+		tb.n.flush(st)
 	}
 	if tb.links[0].data.Load() < int64(b.N) {
 		b.Fatalf("sent %d of %d", tb.links[0].data.Load(), b.N)

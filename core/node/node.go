@@ -54,8 +54,8 @@ type Node struct {
 	onMsg  atomic.Pointer[MessageHandler]
 
 	devMu   sync.Mutex // serializes device writes: devices promise one writer
-	rxPool  sync.Pool  // *rxScratch
-	bufPool sync.Pool  // *[]byte send buffers
+	rxFree  *freeList[rxScratch]
+	bufPool sync.Pool // *[]byte send buffers
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -88,7 +88,7 @@ func New(cfg Config, dev tun.Device, log *slog.Logger) (*Node, error) {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	n.r = r
-	n.rxPool.New = func() any { return newRxScratch() }
+	n.rxFree = newFreeList(maxRxScratch, newRxScratch)
 	n.bufPool.New = func() any {
 		b := make([]byte, headroom+cfg.MTU+tailroom)
 		return &b
@@ -228,7 +228,7 @@ func (n *Node) HandleControl(l link.Link, pkt []byte) {
 // each data packet of the batch, then writes what is for the device in one
 // batch. The packets are opened in place.
 func (n *Node) HandleData(l link.Link, pkts [][]byte) {
-	s := n.rxPool.Get().(*rxScratch)
+	s := n.rxFree.get()
 	s.now = time.Now()
 	bytes := 0
 	for _, p := range pkts {
@@ -238,8 +238,8 @@ func (n *Node) HandleData(l link.Link, pkts [][]byte) {
 	if nb := n.r.Neighbour(l); nb != nil {
 		nb.CountRx(len(pkts), bytes)
 	}
-	n.flushDevice(s)
-	n.rxPool.Put(s)
+	n.flushRx(s)
+	n.rxFree.put(s)
 }
 
 // writeDevice writes a batch of packets at tunOffset to the device. Links

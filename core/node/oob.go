@@ -37,7 +37,7 @@ func (n *Node) sendOOB(typ, code uint8, h wire.DataHeader, body []byte) {
 	size := 16 + putICMPv6(p[16:], src, h.Src, icmpHopLimit, typ, code, 0, body)
 	// The reference routes the report like any packet, so its own
 	// forwarding step takes the hop limit from 64 to 63.
-	if err := n.originate(buf, size, wire.KindICMP, icmpHopLimit-1, src, h.Src, time.Now(), false); err == nil {
+	if err := n.originate(nil, buf, size, wire.KindICMP, icmpHopLimit-1, src, h.Src, time.Now(), false); err == nil {
 		n.m.OOBSent.Add(1)
 	}
 }

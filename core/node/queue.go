@@ -256,7 +256,7 @@ func (q *pending) run(ctx context.Context) {
 				w.drop(p)
 			}
 			q.in.ctr.DroppedTimeout.Add(uint64(len(in)))
-			w.n.flushDevice(w.rx)
+			w.n.flushRx(w.rx)
 		}
 	}
 }
@@ -272,7 +272,7 @@ func (q *pending) process(w *worker) {
 		q.settle(w, &q.out, k, bits)
 		q.settle(w, &q.in, k, bits)
 	}
-	w.n.flushDevice(w.rx)
+	w.n.flushRx(w.rx)
 }
 
 // settle releases the queue of k in class c when its forwarding state is
@@ -315,7 +315,7 @@ func (w *worker) release(p waiting) {
 	switch p.what {
 	case waitLocal:
 		copy(w.buf[headroom:], p.data)
-		err := n.originate(w.buf, len(p.data), p.kind, p.hop, p.src, p.dst, w.rx.now, true)
+		err := n.originate(nil, w.buf, len(p.data), p.kind, p.hop, p.src, p.dst, w.rx.now, true)
 		if errors.Is(err, ErrQueueFull) && p.kind == wire.KindPacket {
 			n.icmpToDevice(w.st, icmpUnreach, unreachNoRoute, 0, p.data)
 		}

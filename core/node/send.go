@@ -27,14 +27,29 @@ var (
 )
 
 // txState is the scratch of one goroutine that originates packets and
-// writes ICMP errors back into the device.
+// writes ICMP errors back into the device. Sealed packets are staged in
+// out per next hop and handed to the links by flush; the statistics of a
+// batch are merged per address.
 type txState struct {
-	icmp  []byte
-	batch [][]byte
+	icmp     []byte
+	batch    [][]byte
+	out      txBatch
+	src, dst statRun
 }
 
 func newTxState() *txState {
-	return &txState{icmp: make([]byte, tunOffset+maxICMPPacket), batch: make([][]byte, 1)}
+	return &txState{
+		icmp:  make([]byte, tunOffset+maxICMPPacket),
+		batch: make([][]byte, 1),
+		out:   txBatch{wait: sendWait},
+	}
+}
+
+// flush sends what is staged in st and records its statistics.
+func (n *Node) flush(st *txState) {
+	n.flushTx(&st.out)
+	st.src.flush(n.bySrc)
+	st.dst.flush(n.byDst)
 }
 
 // deviceReader reads batches from the device and originates them.
@@ -67,6 +82,7 @@ func (rd *deviceReader) run(ctx context.Context) {
 		for i := range k {
 			n.sendLocal(rd.st, rd.bufs[i], rd.sizes[i], now)
 		}
+		n.flush(rd.st)
 		if err == nil {
 			continue
 		}
@@ -88,7 +104,8 @@ func (rd *deviceReader) run(ctx context.Context) {
 
 // sendLocal handles one IPv6 packet read from the device at
 // buf[headroom:headroom+size] (spec §6.4), answering the local stack with
-// ICMPv6 errors where the reference does, plus Packet Too Big.
+// ICMPv6 errors where the reference does, plus Packet Too Big. The sealed
+// packet is staged in st; the caller flushes st once buf may be reused.
 func (n *Node) sendLocal(st *txState, buf []byte, size int, now time.Time) {
 	p := buf[headroom : headroom+size]
 	if size < ipv6HeaderLen || p[0]>>4 != 6 {
@@ -108,7 +125,7 @@ func (n *Node) sendLocal(st *txState, buf []byte, size int, now time.Time) {
 	case p[7] < 2:
 		n.icmpToDevice(st, icmpTimeExceed, timeExceededHop, 0, p)
 	default:
-		err := n.originate(buf, size, wire.KindPacket, p[7]-1, src, dst, now, true)
+		err := n.originate(st, buf, size, wire.KindPacket, p[7]-1, src, dst, now, true)
 		if errors.Is(err, ErrQueueFull) {
 			n.icmpToDevice(st, icmpUnreach, unreachNoRoute, 0, p)
 		}
@@ -130,10 +147,11 @@ func (n *Node) icmpToDevice(st *txState, typ, code uint8, field uint32, p []byte
 
 // originate seals the payload at buf[headroom:headroom+size] as kind, in
 // place, and sends it to dst's next hop with hop limit hop (already
-// decremented for our own forwarding step, spec §4.14). Without a selected
-// route the payload waits in the route queue (when mayQueue) while the
-// route is requested.
-func (n *Node) originate(buf []byte, size int, kind byte, hop uint8, src, dst netip.Addr, now time.Time, mayQueue bool) error {
+// decremented for our own forwarding step, spec §4.14): staged in st when
+// st is not nil (buf must then stay untouched until n.flush(st)), else at
+// once. Without a selected route the payload waits in the route queue
+// (when mayQueue) while the route is requested.
+func (n *Node) originate(st *txState, buf []byte, size int, kind byte, hop uint8, src, dst netip.Addr, now time.Time, mayQueue bool) error {
 	fw := n.r.Lookup(dst)
 	if !fw.Selected() {
 		if !mayQueue {
@@ -148,11 +166,17 @@ func (n *Node) originate(buf []byte, size int, kind byte, hop uint8, src, dst ne
 	wire.PutDataHeader(buf[dataHdrOff:], wire.DataHeader{Length: uint16(len(body)), HopLimit: hop, Src: src, Dst: dst})
 	buf[0], buf[1], buf[2], buf[3] = wire.ProtocolVersion, wire.TypeData, 0, 0
 	pkt := buf[:userHdrOff+len(body)]
+	if st != nil {
+		n.stage(&st.out, fw.NextHop, pkt)
+		st.src.add(n.bySrc, src, len(pkt))
+		st.dst.add(n.byDst, dst, len(pkt))
+		return nil
+	}
 	if err := fw.NextHop.Link().SendData(pkt); err != nil {
 		n.m.LinkQueueFull.Add(1)
 		return fmt.Errorf("node: send to %s: %w", fw.NextHop.Link(), err)
 	}
-	fw.NextHop.CountTx(len(pkt))
+	fw.NextHop.CountTx(1, len(pkt))
 	n.bySrc.add(src, len(pkt))
 	n.byDst.add(dst, len(pkt))
 	n.m.RoutedForward.Add(1)
@@ -182,7 +206,7 @@ func (n *Node) SendMessage(dst netip.Addr, frame []byte) error {
 	defer n.bufPool.Put(bp)
 	buf := *bp
 	copy(buf[headroom:], frame)
-	if err := n.originate(buf, len(frame), wire.KindMessage, icmpHopLimit-1, n.addr, dst, time.Now(), true); err != nil {
+	if err := n.originate(nil, buf, len(frame), wire.KindMessage, icmpHopLimit-1, n.addr, dst, time.Now(), true); err != nil {
 		return err
 	}
 	n.m.MessagesOut.Add(1)

@@ -51,7 +51,10 @@ func newIPStats(limit int) *ipStats {
 	return s
 }
 
-func (s *ipStats) add(ip netip.Addr, bytes int) {
+func (s *ipStats) add(ip netip.Addr, bytes int) { s.addN(ip, 1, bytes) }
+
+// addN counts packets packets of bytes in total for ip.
+func (s *ipStats) addN(ip netip.Addr, packets, bytes int) {
 	b := ip.As16()
 	sh := &s.shards[(b[15]^b[7])%statShards]
 	sh.RLock()
@@ -62,7 +65,7 @@ func (s *ipStats) add(ip netip.Addr, bytes int) {
 		if c = sh.m[ip]; c == nil {
 			if s.size.Load() >= s.limit {
 				sh.Unlock()
-				s.untracked.Add(1)
+				s.untracked.Add(uint64(packets))
 				return
 			}
 			c = &ipCounter{}
@@ -71,7 +74,7 @@ func (s *ipStats) add(ip netip.Addr, bytes int) {
 		}
 		sh.Unlock()
 	}
-	c.packets.Add(1)
+	c.packets.Add(uint64(packets))
 	c.bytes.Add(uint64(bytes))
 }
 

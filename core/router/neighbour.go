@@ -82,9 +82,10 @@ func (n *Neighbour) Cost() wire.Metric {
 // Alive reports whether the router still uses this neighbour.
 func (n *Neighbour) Alive() bool { return !n.dead.Load() }
 
-// CountTx records one data packet of size bytes sent to the neighbour.
-func (n *Neighbour) CountTx(bytes int) {
-	n.txPackets.Add(1)
+// CountTx records packets data packets of bytes total sent to the
+// neighbour.
+func (n *Neighbour) CountTx(packets, bytes int) {
+	n.txPackets.Add(uint64(packets))
 	n.txBytes.Add(uint64(bytes))
 }
 
