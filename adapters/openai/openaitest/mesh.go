@@ -3,7 +3,6 @@ package openaitest
 import (
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -16,9 +15,9 @@ import (
 )
 
 // Mesh is an in-memory overlay: a set of Nodes, each an sdk.Host. A
-// node's Dial reaches another node's Listener through a unix socket pair,
-// and the accepted end is an *sdk.Conn carrying the dialer's key with
-// OriginOverlay, as the gateway hands it over. Per-port allow lists stand
+// node's Dial reaches another node's Listener through a real socket pair
+// (see socketPair), and the accepted end is an *sdk.Conn carrying the
+// dialer's key with OriginOverlay, as the gateway hands it over. Per-port allow lists stand
 // in for the gateway's access policy: a refused dial fails with
 // ECONNREFUSED, as the gateway's refusal does.
 type Mesh struct {
@@ -207,25 +206,6 @@ func (n *Node) accepting(port uint16, from sdk.PublicKey) *Listener {
 		return nil
 	}
 	return l
-}
-
-func socketPair() (net.Conn, net.Conn, error) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, nil, fmt.Errorf("fake mesh: socketpair: %w", err)
-	}
-	a, errA := fileConn(fds[0])
-	b, errB := fileConn(fds[1])
-	if err := errors.Join(errA, errB); err != nil {
-		return nil, nil, err
-	}
-	return a, b, nil
-}
-
-func fileConn(fd int) (net.Conn, error) {
-	f := os.NewFile(uintptr(fd), "socketpair")
-	defer f.Close()
-	return net.FileConn(f)
 }
 
 // SendMessage implements sdk.Host: the message lands in dst's inbox.

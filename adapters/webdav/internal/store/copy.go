@@ -56,8 +56,10 @@ func (c *copier) copy(ctx context.Context, src, dst string, info *Info, depth in
 	if !c.deep || c.onPath[info.ino] {
 		return nil
 	}
-	c.onPath[info.ino] = true
-	defer delete(c.onPath, info.ino)
+	if info.ino != 0 { // 0: no inode numbers (Windows); maxCopyDepth bounds loops
+		c.onPath[info.ino] = true
+		defer delete(c.onPath, info.ino)
+	}
 	members, err := c.sv.ReadDir(ctx, src)
 	if err != nil {
 		return err

@@ -176,7 +176,8 @@ func (w *writeFile) Stat() (os.FileInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: stat %s: %w", w.p, err)
 	}
-	return infoFromStat(path.Base(w.p), fi.Sys().(*syscall.Stat_t)), nil
+	info, _ := statInfo(path.Base(w.p), fi)
+	return info, nil
 }
 
 func (w *writeFile) Close() error {

@@ -165,9 +165,7 @@ func parent(p string) string { return path.Dir(p) }
 func lookupErr(op, p string, err error) error {
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
-		switch errno {
-		case syscall.ENOENT, syscall.ENOTDIR, syscall.ELOOP, syscall.ENAMETOOLONG, syscall.EINVAL:
-		default:
+		if !isLookupErrno(errno) {
 			return fmt.Errorf("store: %s %s: %w", op, p, err)
 		}
 	} else if errors.Is(err, ErrInvalidPath) {
@@ -186,24 +184,24 @@ type Info struct {
 	ino   uint64
 }
 
-func infoFromStat(name string, st *syscall.Stat_t) *Info {
-	mode := fs.FileMode(st.Mode & 0o777)
-	if st.Mode&syscall.S_IFMT == syscall.S_IFDIR {
-		mode |= fs.ModeDir
-	}
-	return &Info{
-		name:  name,
-		size:  st.Size,
-		mode:  mode,
-		mtime: time.Unix(st.Mtim.Sec, st.Mtim.Nsec),
-		ino:   st.Ino,
-	}
+// statInfo returns the Info of the file fi describes, and whether it is
+// a type the store serves: a regular file or a directory. The inode
+// number comes from the platform's stat data (see fileIno).
+func statInfo(name string, fi fs.FileInfo) (*Info, bool) {
+	return newInfo(name, fi, fileIno(fi))
 }
 
-// regularOrDir reports whether st is a file type the store serves.
-func regularOrDir(st *syscall.Stat_t) bool {
-	t := st.Mode & syscall.S_IFMT
-	return t == syscall.S_IFREG || t == syscall.S_IFDIR
+// newInfo builds an Info from a portable fs.FileInfo and the file's
+// inode number (0 where the platform has none).
+func newInfo(name string, fi fs.FileInfo, ino uint64) (*Info, bool) {
+	m := fi.Mode()
+	return &Info{
+		name:  name,
+		size:  fi.Size(),
+		mode:  m&fs.ModePerm | m&fs.ModeDir,
+		mtime: fi.ModTime(),
+		ino:   ino,
+	}, m.IsRegular() || m.IsDir()
 }
 
 func (i *Info) Name() string       { return i.name }

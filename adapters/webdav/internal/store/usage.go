@@ -4,12 +4,8 @@ import (
 	"context"
 	"fmt"
 	"path"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // staleTemp is how old a temporary file must be before a usage scan
@@ -63,28 +59,15 @@ func (v *Volume) SubtreeSize(ctx context.Context, p string) (int64, error) {
 	return v.walkSize(ctx, p, false)
 }
 
-// Free returns the bytes available to the server on the volume's file
-// system.
-func (v *Volume) Free() (int64, error) {
-	var st unix.Statfs_t
-	if err := unix.Statfs(v.dir, &st); err != nil {
-		return 0, fmt.Errorf("store: statfs %s: %w", v.id, err)
-	}
-	return int64(st.Bavail) * st.Bsize, nil
-}
-
 // walkSize sums regular file sizes at and below p. With clean, stale
 // temporary files are removed on the way.
 func (v *Volume) walkSize(ctx context.Context, p string, clean bool) (int64, error) {
-	info, err := v.lstat(p)
-	if err != nil {
-		return 0, nil // nothing there
+	info, ok, err := v.lstat(p)
+	if err != nil || !ok {
+		return 0, nil // nothing there, or not a file or directory
 	}
-	if info.Mode&syscall.S_IFMT == syscall.S_IFREG {
-		return info.Size, nil
-	}
-	if info.Mode&syscall.S_IFMT != syscall.S_IFDIR {
-		return 0, nil
+	if !info.IsDir() {
+		return info.Size(), nil
 	}
 	var total int64
 	dirs := []string{p}
@@ -117,49 +100,20 @@ func (v *Volume) scanDir(dir string, clean bool) ([]string, int64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: scan %s: %w", dir, err)
 	}
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: scan %s: %w", dir, err)
-	}
-	var sub []string
-	var total int64
-	var st unix.Stat_t
-	cutoff := time.Now().Add(-staleTemp).Unix()
-	for _, n := range names {
-		var serr error
-		rc.Control(func(fd uintptr) {
-			serr = unix.Fstatat(int(fd), n, &st, unix.AT_SYMLINK_NOFOLLOW)
-			if serr == nil && clean && strings.HasPrefix(n, TempPrefix) && st.Mtim.Sec < cutoff {
-				if unix.Unlinkat(int(fd), n, 0) == nil {
-					st.Size = 0
-				}
-			}
-		})
-		if serr != nil {
-			continue
-		}
-		switch st.Mode & unix.S_IFMT {
-		case unix.S_IFREG:
-			total += st.Size
-		case unix.S_IFDIR:
-			sub = append(sub, path.Join(dir, n))
-		}
-	}
-	return sub, total, nil
+	return v.scanMembers(f, dir, names, clean)
 }
 
-func (v *Volume) lstat(p string) (*syscall.Stat_t, error) {
+// lstat returns the Info of the resource at p itself, not following a
+// symbolic link, and whether it is a regular file or directory.
+func (v *Volume) lstat(p string) (*Info, bool, error) {
 	name, err := rel(p)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	fi, err := v.root.Lstat(name)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return nil, fmt.Errorf("store: lstat %s: no stat data", p)
-	}
-	return st, nil
+	info, ok := statInfo(path.Base(p), fi)
+	return info, ok, nil
 }

@@ -11,9 +11,6 @@ import (
 	"path"
 	"strconv"
 	"sync"
-	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // writebackChunk is how much written data may sit dirty in the page
@@ -81,7 +78,7 @@ func (w *Writer) Write(b []byte) (int, error) {
 	n, err := w.f.Write(b)
 	w.n += int64(n)
 	if err != nil {
-		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		if isNoSpace(err) {
 			return n, fmt.Errorf("%w: %w", ErrQuota, err)
 		}
 		return n, fmt.Errorf("store: write %s: %w", w.target, err)
@@ -93,18 +90,9 @@ func (w *Writer) Write(b []byte) (int, error) {
 }
 
 // startWriteback asks the kernel to begin writing the dirty range out,
-// without waiting for it.
+// without waiting for it, where the platform can (see startWriteback).
 func (w *Writer) startWriteback() {
-	rc, err := w.f.SyscallConn()
-	if err != nil {
-		return
-	}
-	off, n := w.synced, w.n-w.synced
-	rc.Control(func(fd uintptr) {
-		// Best effort: a failure here only means the final fsync does
-		// all the work.
-		_ = unix.SyncFileRange(int(fd), off, n, unix.SYNC_FILE_RANGE_WRITE)
-	})
+	startWriteback(w.f, w.synced, w.n-w.synced)
 	w.synced = w.n
 }
 
@@ -139,7 +127,7 @@ func (w *Writer) Commit(ctx context.Context) (*Info, error) {
 	if w.done {
 		return nil, errors.New("store: writer already finished")
 	}
-	if err := w.f.Sync(); err != nil {
+	if err := syncFile(w.f); err != nil {
 		w.Abort()
 		return nil, fmt.Errorf("store: fsync %s: %w", w.target, err)
 	}
@@ -166,7 +154,8 @@ func (w *Writer) Commit(ctx context.Context) (*Info, error) {
 	if err := w.v.syncDir(parent(w.target)); err != nil {
 		return nil, err
 	}
-	return infoFromStat(path.Base(w.target), fi.Sys().(*syscall.Stat_t)), nil
+	info, _ := statInfo(path.Base(w.target), fi)
+	return info, nil
 }
 
 // Abort discards the file. It is safe to call after Commit, when it does
@@ -181,18 +170,21 @@ func (w *Writer) Abort() {
 }
 
 // syncDir fsyncs the directory at p so that entries created, renamed or
-// removed in it are durable.
+// removed in it are durable, where the platform can (see canSyncDirs).
 func (v *Volume) syncDir(p string) error {
 	name, err := rel(p)
 	if err != nil {
 		return err
+	}
+	if !canSyncDirs {
+		return nil
 	}
 	d, err := v.root.Open(name)
 	if err != nil {
 		return fmt.Errorf("store: open directory %s: %w", p, err)
 	}
 	defer d.Close()
-	if err := d.Sync(); err != nil {
+	if err := syncFile(d); err != nil {
 		return fmt.Errorf("store: fsync directory %s: %w", p, err)
 	}
 	return nil
