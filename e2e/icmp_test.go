@@ -64,11 +64,6 @@ func TestICMP(t *testing.T) {
 			}
 		}
 		if !got {
-			if strings.Contains(a.proc.output(), "overflows bufs element") {
-				t.Skip("known bug (core/node deviceReader): read buffers are sized by the TUN MTU at start, " +
-					"so after the MTU is raised a 1500-byte packet fails the device read (\"read len 1500 overflows " +
-					"bufs element len 1428\") and is dropped without Packet Too Big")
-			}
 			t.Fatalf("no Packet Too Big (mtu=1400) for a 1500-byte packet:\n%s", out)
 		}
 		route := nsA.run(t, "ip", "-6", "route", "get", b.addr.String())

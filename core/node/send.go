@@ -61,11 +61,15 @@ type deviceReader struct {
 }
 
 func newDeviceReader(n *Node) (*deviceReader, error) {
-	mtu, err := n.dev.MTU()
-	if err != nil {
+	if _, err := n.dev.MTU(); err != nil {
 		return nil, fmt.Errorf("node: device mtu: %w", err)
 	}
-	mtu = min(max(mtu, n.cfg.MTU), 65535-headroom-tailroom)
+	// Buffers hold the largest IPv6 packet, not the device's MTU at start:
+	// an administrator may raise the MTU later (ip link set mtu 9000), and
+	// such packets must still be read so they can be answered with Packet
+	// Too Big instead of failing the read. Fresh pages are not touched
+	// until a packet that big arrives.
+	mtu := 65535 - headroom - tailroom
 	batch := max(n.dev.BatchSize(), 1)
 	rd := &deviceReader{n: n, st: newTxState(), bufs: make([][]byte, batch), sizes: make([]int, batch)}
 	for i := range rd.bufs {
