@@ -295,16 +295,28 @@ func TestConfigValidation(t *testing.T) {
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func TestParkedUntilSenderKeyKnown(t *testing.T) {
-	nt := nodetest.New(t, 3, nodetest.Options{})
+	// A short CostInterval: the re-advertisement that follows the first
+	// RTT sample of link 0-1 (wire note 11) happens at once, not up to a
+	// second later when link 1-2 may already be up and would carry 0's
+	// subnet to 2.
+	cfg := router.Default()
+	cfg.CostInterval = 10 * time.Millisecond
+	nt := nodetest.New(t, 3, nodetest.Options{Router: &cfg})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	a, b, c := nt.Members[0], nt.Members[1], nt.Members[2]
-	// Link 1-2 only after 1 learned 0: 1 floods 0's subnet before 2 is
-	// there, so 2 does not know 0's key when 0's first packet arrives.
+	// Link 1-2 only after 1 learned 0 and its link cost settled: 1 floods
+	// 0's subnet before 2 is there, so 2 does not know 0's key when 0's
+	// first packet arrives.
 	nt.Link(0, 1)
-	for !b.Node.Router().Lookup(a.Address()).Selected() {
+	for {
+		f := b.Node.Router().Lookup(a.Address())
+		if f.Selected() && f.NextHop.Cost() < 1000 {
+			break
+		}
 		time.Sleep(time.Millisecond)
 	}
+	time.Sleep(10 * cfg.CostInterval)
 	nt.Link(1, 2)
 	if err := nt.WaitLinks(ctx); err != nil {
 		t.Fatal(err)
