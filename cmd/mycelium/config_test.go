@@ -57,6 +57,53 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
+// Config file values apply unless the same setting is given as a flag.
+// Parsed by the real command line, with its defaults: kong marks flags
+// that only got their default as set, which once made every file key with
+// a flag default (device, ports, addresses, tun name) dead.
+func TestConfigFileVersusFlags(t *testing.T) {
+	file := []byte(`device = "netstack"
+tcp_listen_port = 19651
+api_addr = "127.0.0.1:18989"
+tun_name = "myc9"
+socks5_listen = "127.0.0.1:11080"
+`)
+	settings := func(args ...string) *settings {
+		t.Helper()
+		var cli CLI
+		parser, err := newParser(&cli)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kctx, err := parser.Parse(expandPeerArgs(args))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := parseConfig(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := cli.Run.mergeSettings(&Globals{KeyFile: "/tmp/k"}, kctx, &cfg.fileConfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+
+	s := settings()
+	if s.device != "netstack" || s.tunName != "myc9" || s.apiAddr != "127.0.0.1:18989" ||
+		s.socks5Listen != "127.0.0.1:11080" || s.link.TCPListen.Port() != 19651 {
+		t.Errorf("file values not applied: device %q tun %q api %q socks5 %q tcp %q",
+			s.device, s.tunName, s.apiAddr, s.socks5Listen, s.link.TCPListen)
+	}
+
+	s = settings("--device", "none", "--tcp-listen-port=9000", "--api-addr", "127.0.0.1:1", "--tun-name", "x0")
+	if s.device != "none" || s.tunName != "x0" || s.apiAddr != "127.0.0.1:1" || s.link.TCPListen.Port() != 9000 {
+		t.Errorf("flags did not override the file: device %q tun %q api %q tcp %q",
+			s.device, s.tunName, s.apiAddr, s.link.TCPListen)
+	}
+}
+
 func TestExpandPeerArgs(t *testing.T) {
 	got := expandPeerArgs([]string{"--peers", "tcp://a:1", "quic://b:2", "-t", "5", "--peers", "tcp://c:3"})
 	want := []string{"--peers", "tcp://a:1", "--peers", "quic://b:2", "-t", "5", "--peers", "tcp://c:3"}

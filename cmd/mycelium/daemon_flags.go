@@ -61,11 +61,15 @@ type settings struct {
 // mergeSettings combines flags (those set explicitly, per kctx) and the
 // config file into settings.
 func (c *RunCmd) mergeSettings(g *Globals, kctx *kong.Context, file *fileConfig) (*settings, error) {
+	// Only flags written on the command line override the file. kong's
+	// Flag.Set is no use here: it is true for every flag with a default
+	// too, which made the file's device, ports and addresses dead keys.
+	// The parse path holds exactly the flags that were parsed.
 	set := map[string]bool{}
 	if kctx != nil {
-		for _, f := range kctx.Flags() {
-			if f.Set {
-				set[f.Name] = true
+		for _, p := range kctx.Path {
+			if p.Flag != nil {
+				set[p.Flag.Name] = true
 			}
 		}
 	}

@@ -24,12 +24,7 @@ func main() {
 // run parses args and runs the selected command. It returns the exit code.
 func run(args []string) int {
 	var cli CLI
-	parser, err := kong.New(&cli,
-		kong.Name("mycelium"),
-		kong.Description("A Mycelium overlay network node and protocol gateway."),
-		kong.UsageOnError(),
-		kong.Vars{"version": version, "tun_name": coretun.DefaultName},
-	)
+	parser, err := newParser(&cli)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mycelium:", err)
 		return 2
@@ -44,4 +39,14 @@ func run(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// newParser builds the command-line parser for cli.
+func newParser(cli *CLI) (*kong.Kong, error) {
+	return kong.New(cli,
+		kong.Name("mycelium"),
+		kong.Description("A Mycelium overlay network node and protocol gateway."),
+		kong.UsageOnError(),
+		kong.Vars{"version": version, "tun_name": coretun.DefaultName},
+	)
 }
