@@ -12,12 +12,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
+	"github.com/mycelium-go/mycelium/adapters/mail/internal/serve"
 	"github.com/mycelium-go/mycelium/adapters/mail/store"
 	"github.com/mycelium-go/mycelium/plugins/sdk"
 )
@@ -94,7 +94,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, implicitTLS bool) e
 				return s.newSession(ctx, c)
 			},
 			Caps:         caps,
-			Logger:       logAdapter{s.cfg.Log},
+			Logger:       serve.LibraryLog{Log: s.cfg.Log, What: "imap server"},
 			InsecureAuth: insecure,
 		}
 		if !implicitTLS {
@@ -103,15 +103,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, implicitTLS bool) e
 		return imapserver.New(opts)
 	}
 	secure := newSrv(false)
-	secureLn := newChanListener(ln.Addr())
+	secureLn := serve.NewChanListener(ln.Addr())
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); secure.Serve(secureLn) }()
 	var plain *imapserver.Server
-	var plainLn *chanListener
+	var plainLn *serve.ChanListener
 	if s.cfg.AllowPlainLoopback && !implicitTLS {
 		plain = newSrv(true)
-		plainLn = newChanListener(ln.Addr())
+		plainLn = serve.NewChanListener(ln.Addr())
 		wg.Add(1)
 		go func() { defer wg.Done(); plain.Serve(plainLn) }()
 	}
@@ -132,9 +132,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, implicitTLS bool) e
 		}
 		p, _ := sdk.PeerOf(c)
 		if plainLn != nil && p.Origin == sdk.OriginLoopback {
-			plainLn.push(c)
+			plainLn.Push(c)
 		} else {
-			secureLn.push(c)
+			secureLn.Push(c)
 		}
 	}
 	// Stop accepting first and let Serve return, then close the
@@ -150,61 +150,3 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, implicitTLS bool) e
 	}
 	return err
 }
-
-// chanListener is a net.Listener fed by the accept loop, so connections
-// can be routed to one of two imapserver instances (with and without
-// plain-text auth).
-type chanListener struct {
-	addr net.Addr
-	ch   chan net.Conn
-	once sync.Once
-	done chan struct{}
-}
-
-func newChanListener(a net.Addr) *chanListener {
-	return &chanListener{addr: a, ch: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (l *chanListener) push(c net.Conn) {
-	select {
-	case l.ch <- c:
-	case <-l.done:
-		c.Close()
-	}
-}
-
-func (l *chanListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.ch:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *chanListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *chanListener) Addr() net.Addr { return l.addr }
-
-type logAdapter struct{ log *slog.Logger }
-
-func (l logAdapter) Printf(format string, args ...any) {
-	logLibrary(l.log, "imap server", fmt.Sprintf(format, args...))
-}
-
-// logLibrary logs a message of the protocol library: connection teardown
-// noise at debug level, the rest as warnings.
-func logLibrary(log *slog.Logger, what, msg string) {
-	for _, noise := range []string{"use of closed network connection", "connection reset by peer", "EOF", "broken pipe", "closed pipe", "i/o timeout"} {
-		if strings.Contains(msg, noise) {
-			log.Debug(what, "msg", msg)
-			return
-		}
-	}
-	log.Warn(what, "msg", msg)
-}
-
-var _ net.Listener = (*chanListener)(nil)

@@ -11,13 +11,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/emersion/go-smtp"
 
 	"github.com/mycelium-go/mycelium/adapters/mail/addr"
+	"github.com/mycelium-go/mycelium/adapters/mail/internal/serve"
 	"github.com/mycelium-go/mycelium/adapters/mail/store"
 	"github.com/mycelium-go/mycelium/plugins/sdk"
 )
@@ -97,7 +97,7 @@ func (s *Server) newSMTP(ctx context.Context, insecure, implicitTLS bool) *smtp.
 	srv.WriteTimeout = 5 * time.Minute
 	srv.EnableSMTPUTF8 = true
 	srv.AllowInsecureAuth = insecure
-	srv.ErrorLog = logAdapter{s.cfg.Log}
+	srv.ErrorLog = serve.LibraryLog{Log: s.cfg.Log, What: "smtp server"}
 	if !implicitTLS {
 		srv.TLSConfig = s.cfg.TLS
 	}
@@ -111,12 +111,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, implicitTLS bool) e
 		return errors.New("smtp serve: implicit TLS without a certificate")
 	}
 	secure := s.newSMTP(ctx, false, implicitTLS)
-	secureLn := newChanListener(ln.Addr())
+	secureLn := serve.NewChanListener(ln.Addr())
 	servers := []*smtp.Server{secure}
-	lns := []*chanListener{secureLn}
-	var plainLn *chanListener
+	lns := []*serve.ChanListener{secureLn}
+	var plainLn *serve.ChanListener
 	if s.role == RoleSubmission && s.cfg.AllowPlainLoopback && !implicitTLS {
-		plainLn = newChanListener(ln.Addr())
+		plainLn = serve.NewChanListener(ln.Addr())
 		servers = append(servers, s.newSMTP(ctx, true, false))
 		lns = append(lns, plainLn)
 	}
@@ -141,9 +141,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, implicitTLS bool) e
 		}
 		p, _ := sdk.PeerOf(c)
 		if plainLn != nil && p.Origin == sdk.OriginLoopback {
-			plainLn.push(c)
+			plainLn.Push(c)
 		} else {
-			secureLn.push(c)
+			secureLn.Push(c)
 		}
 	}
 	// Stop accepting and let Serve return before shutting down, so no
@@ -161,62 +161,3 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, implicitTLS bool) e
 	}
 	return err
 }
-
-type chanListener struct {
-	addr net.Addr
-	ch   chan net.Conn
-	once sync.Once
-	done chan struct{}
-}
-
-func newChanListener(a net.Addr) *chanListener {
-	return &chanListener{addr: a, ch: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (l *chanListener) push(c net.Conn) {
-	select {
-	case l.ch <- c:
-	case <-l.done:
-		c.Close()
-	}
-}
-
-func (l *chanListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.ch:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *chanListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *chanListener) Addr() net.Addr { return l.addr }
-
-type logAdapter struct{ log *slog.Logger }
-
-func (l logAdapter) Printf(format string, v ...any) {
-	logLibrary(l.log, "smtp server", fmt.Sprintf(format, v...))
-}
-
-func (l logAdapter) Println(v ...any) {
-	logLibrary(l.log, "smtp server", fmt.Sprint(v...))
-}
-
-// logLibrary logs a message of the protocol library: connection teardown
-// noise at debug level, the rest as warnings.
-func logLibrary(log *slog.Logger, what, msg string) {
-	for _, noise := range []string{"use of closed network connection", "connection reset by peer", "EOF", "broken pipe", "closed pipe", "i/o timeout"} {
-		if strings.Contains(msg, noise) {
-			log.Debug(what, "msg", msg)
-			return
-		}
-	}
-	log.Warn(what, "msg", msg)
-}
-
-var _ net.Listener = (*chanListener)(nil)
