@@ -152,23 +152,44 @@ func (s *service) handle(c net.Conn, origin sdk.Origin) {
 		return
 	}
 	log := s.log.With("peer", keyString(peer.Key, origin == sdk.OriginOverlay), "addr", peer.Addr.String())
-	inst, err := s.r.current(s.ctx, time.Duration(s.r.g.settings().RestartWait))
-	if err != nil {
-		s.failed.Add(1)
-		log.Warn("connection closed: plugin not running", "error", err)
-		_ = c.Close()
-		return
-	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
 	entry := s.r.g.conns.add(s.name, peer, cancel)
 	defer s.r.g.conns.remove(entry)
 	s.active.Add(1)
 	defer s.active.Add(-1)
-	log.Debug("handing off connection", "path", handoffPath(c))
-	if err := inst.p.Handoff.Deliver(ctx, c, peer); err != nil && ctx.Err() == nil {
-		s.failed.Add(1)
-		log.Warn("hand-off failed", "error", err)
+	wait := time.Duration(s.r.g.settings().RestartWait)
+	for attempt := 1; ; attempt++ {
+		inst, err := s.r.current(ctx, wait)
+		if err != nil {
+			s.failed.Add(1)
+			log.Warn("connection closed: plugin not running", "error", err)
+			_ = c.Close()
+			return
+		}
+		log.Debug("handing off connection", "path", handoffPath(c), "attempt", attempt)
+		err = inst.p.Handoff.TryDeliver(ctx, c, peer)
+		if errors.Is(err, sdk.ErrNotDelivered) && attempt == 1 && ctx.Err() == nil {
+			// The process went away between current and the hand-off
+			// (a crash, kill -9): the connection is still unread, so it
+			// goes to the restarted process instead of being lost. Wait
+			// for this one to be reaped so current does not return it.
+			log.Debug("hand-off failed, waiting for the plugin to restart", "error", err)
+			select {
+			case <-inst.p.Done():
+				continue
+			case <-time.After(wait):
+			case <-ctx.Done():
+			}
+		}
+		if errors.Is(err, sdk.ErrNotDelivered) {
+			_ = c.Close()
+		}
+		if err != nil && ctx.Err() == nil {
+			s.failed.Add(1)
+			log.Warn("hand-off failed", "error", err)
+		}
+		return
 	}
 }
 

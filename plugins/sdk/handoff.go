@@ -60,16 +60,46 @@ func NewHandoff(cfg HandoffConfig) (*Handoff, error) {
 	return h, nil
 }
 
+// ErrNotDelivered is wrapped by hand-off errors that happened before the
+// plugin could see the connection: the descriptor was not sent, or the
+// data socket could not be dialled or did not take the preamble. Not a
+// byte of the connection was read, so it can be handed to another plugin
+// process (see TryDeliver).
+var ErrNotDelivered = errors.New("sdk: connection not handed to the plugin")
+
+// notDelivered marks err as a failure before the hand-off (ErrNotDelivered)
+// while keeping err's message.
+type notDelivered struct{ err error }
+
+func (e notDelivered) Error() string   { return e.err.Error() }
+func (e notDelivered) Unwrap() []error { return []error{ErrNotDelivered, e.err} }
+
 // Deliver hands c to the plugin by passing its descriptor when possible,
 // and by splicing otherwise. It takes ownership of c. With fd passing it
 // returns as soon as the plugin has the descriptor; when splicing it
 // returns when the connection ends, so call it in the connection's own
 // goroutine.
 func (h *Handoff) Deliver(ctx context.Context, c net.Conn, p Peer) error {
-	if h.fdConn != nil && canPassFD(c) {
-		return h.PassFD(ctx, c, p)
+	err := h.TryDeliver(ctx, c, p)
+	if errors.Is(err, ErrNotDelivered) {
+		_ = c.Close()
 	}
-	_, err := h.Splice(ctx, c, p)
+	return err
+}
+
+// TryDeliver is Deliver, except when the hand-off fails before the plugin
+// could see the connection (the error wraps ErrNotDelivered): then c is
+// left open and unread, for the caller to close or to hand to a restarted
+// plugin process. In every other case it takes ownership of c.
+func (h *Handoff) TryDeliver(ctx context.Context, c net.Conn, p Peer) error {
+	if h.fdConn != nil && canPassFD(c) {
+		return h.passFD(ctx, c, p)
+	}
+	u, err := h.dialData(ctx, p)
+	if err != nil {
+		return err
+	}
+	_, err = h.splice(ctx, c, u)
 	return err
 }
 
@@ -79,28 +109,46 @@ func (h *Handoff) Deliver(ctx context.Context, c net.Conn, p Peer) error {
 // ctx ends, both connections are closed. The error is that of the first
 // direction that failed; a clean end in both directions is nil.
 func (h *Handoff) Splice(ctx context.Context, c net.Conn, p Peer) (Transfer, error) {
-	defer c.Close()
+	u, err := h.dialData(ctx, p)
+	if err != nil {
+		_ = c.Close()
+		return Transfer{}, err
+	}
+	return h.splice(ctx, c, u)
+}
+
+// dialData dials the plugin's data socket and writes the preamble for p.
+// Its errors wrap ErrNotDelivered.
+func (h *Handoff) dialData(ctx context.Context, p Peer) (net.Conn, error) {
 	if h.socketPath == "" {
-		return Transfer{}, errors.New("sdk: splice: no data socket configured")
+		return nil, notDelivered{errors.New("sdk: splice: no data socket configured")}
 	}
 	pre, err := EncodePreamble(p)
 	if err != nil {
-		return Transfer{}, fmt.Errorf("sdk: splice: %w", err)
+		return nil, notDelivered{fmt.Errorf("sdk: splice: %w", err)}
 	}
 	setup, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
 	var d net.Dialer
 	u, err := d.DialContext(setup, "unix", h.socketPath)
 	if err != nil {
-		return Transfer{}, fmt.Errorf("sdk: splice: dial data socket: %w", err)
+		return nil, notDelivered{fmt.Errorf("sdk: splice: dial data socket: %w", err)}
 	}
-	defer u.Close()
 	dl, _ := setup.Deadline()
 	_ = u.SetWriteDeadline(dl)
 	if _, err := u.Write(pre); err != nil {
-		return Transfer{}, fmt.Errorf("sdk: splice: write preamble: %w", err)
+		_ = u.Close()
+		return nil, notDelivered{fmt.Errorf("sdk: splice: write preamble: %w", err)}
 	}
 	_ = u.SetWriteDeadline(time.Time{})
+	return u, nil
+}
+
+// splice copies between c and the plugin's data connection u until both
+// directions end (see Splice), and closes both.
+func (h *Handoff) splice(ctx context.Context, c, u net.Conn) (Transfer, error) {
+	defer c.Close()
+	defer u.Close()
 	stop := context.AfterFunc(ctx, func() {
 		_ = c.Close()
 		_ = u.Close()

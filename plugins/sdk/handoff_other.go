@@ -15,3 +15,7 @@ func (h *Handoff) PassFD(_ context.Context, c net.Conn, _ Peer) error {
 	_ = c.Close()
 	return ErrNoFDPassing
 }
+
+func (h *Handoff) passFD(context.Context, net.Conn, Peer) error {
+	return notDelivered{ErrNoFDPassing}
+}

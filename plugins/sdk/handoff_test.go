@@ -364,3 +364,62 @@ func TestSpliceToDeadPluginFails(t *testing.T) {
 		t.Error("NewHandoff with no path succeeded")
 	}
 }
+
+// TestTryDeliverToDeadPluginKeepsConnection: when the plugin's end of the
+// data plane is gone (a crashed process), TryDeliver fails with
+// ErrNotDelivered and leaves the connection open and unread, so the host
+// can hand it to the restarted process; Deliver closes it.
+func TestTryDeliverToDeadPluginKeepsConnection(t *testing.T) {
+	dp, err := NewDataPlane(filepath.Join(shortTempDir(t), "d.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dp.Close()
+	// The plugin dies: its ends of the data plane close.
+	dp.ClosePluginFiles()
+	for _, fd := range []bool{true, false} {
+		client, host := tcpPair(t)
+		var c net.Conn = host
+		if !fd {
+			c = struct{ net.Conn }{host} // no descriptor: the splice path
+		}
+		err := dp.Handoff.TryDeliver(context.Background(), c, overlayPeer())
+		if !errors.Is(err, ErrNotDelivered) {
+			t.Fatalf("fd=%v: TryDeliver to a dead plugin: %v, want ErrNotDelivered", fd, err)
+		}
+		// The connection still works, and nothing was read from it.
+		if _, err := client.Write([]byte("hello")); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 5)
+		if _, err := io.ReadFull(host, buf); err != nil || string(buf) != "hello" {
+			t.Fatalf("fd=%v: connection after a failed TryDeliver: %q, %v", fd, buf, err)
+		}
+		if !fd {
+			continue
+		}
+		// A live (restarted) plugin then gets it whole.
+		tp := newTestPlane(t, time.Second)
+		l := listen(t, tp.demux, overlayPeer().Service)
+		if err := tp.handoff.Deliver(context.Background(), c, overlayPeer()); err != nil {
+			t.Fatalf("Deliver to the restarted plugin: %v", err)
+		}
+		pc := acceptConn(t, l)
+		if _, err := client.Write([]byte("again")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(pc, buf); err != nil || string(buf) != "again" {
+			t.Fatalf("restarted plugin read %q, %v", buf, err)
+		}
+		pc.Close()
+	}
+	// Deliver closes the connection it could not hand over.
+	client, host := tcpPair(t)
+	if err := dp.Handoff.Deliver(context.Background(), host, overlayPeer()); !errors.Is(err, ErrNotDelivered) {
+		t.Fatalf("Deliver to a dead plugin: %v", err)
+	}
+	_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := client.Read(make([]byte, 1)); err == nil {
+		t.Error("Deliver left the connection open after a failed hand-off")
+	}
+}

@@ -4,6 +4,7 @@ package sdk
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"syscall"
@@ -26,24 +27,33 @@ func canPassFD(c net.Conn) bool {
 // the connection. c must be a kernel stream socket (*net.TCPConn or a
 // stream *net.UnixConn); anything else fails with ErrNoFDPassing.
 func (h *Handoff) PassFD(ctx context.Context, c net.Conn, p Peer) error {
-	defer c.Close()
+	err := h.passFD(ctx, c, p)
+	if errors.Is(err, ErrNotDelivered) {
+		_ = c.Close()
+	}
+	return err
+}
+
+// passFD is PassFD, except that it leaves c open when the descriptor was
+// not sent (the error wraps ErrNotDelivered).
+func (h *Handoff) passFD(ctx context.Context, c net.Conn, p Peer) error {
 	if h.fdConn == nil || !canPassFD(c) {
-		return ErrNoFDPassing
+		return notDelivered{ErrNoFDPassing}
 	}
 	pre, err := EncodePreamble(p)
 	if err != nil {
-		return fmt.Errorf("sdk: pass fd: %w", err)
+		return notDelivered{fmt.Errorf("sdk: pass fd: %w", err)}
 	}
 	raw, err := c.(syscall.Conn).SyscallConn()
 	if err != nil {
-		return fmt.Errorf("sdk: pass fd: %w", err)
+		return notDelivered{fmt.Errorf("sdk: pass fd: %w", err)}
 	}
 	dl := time.Now().Add(h.timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
 		dl = d
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("sdk: pass fd: %w", err)
+		return notDelivered{fmt.Errorf("sdk: pass fd: %w", err)}
 	}
 	h.fdMu.Lock()
 	defer h.fdMu.Unlock()
@@ -56,7 +66,10 @@ func (h *Handoff) PassFD(ctx context.Context, c net.Conn, p Peer) error {
 		err = sendErr
 	}
 	if err != nil {
-		return fmt.Errorf("sdk: pass fd: %w", err)
+		// A failed sendmsg passed no descriptor.
+		return notDelivered{fmt.Errorf("sdk: pass fd: %w", err)}
 	}
+	// The plugin holds the connection now; the host's copy goes.
+	_ = c.Close()
 	return nil
 }
