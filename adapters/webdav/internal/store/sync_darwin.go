@@ -21,36 +21,17 @@ func startWriteback(*os.File, int64, int64) {}
 // refuse F_FULLFSYNC (ENOTSUP on SMB, EINVAL on macFUSE, ENOTTY on some
 // external devices); like SQLite, fall back to plain fsync on any error.
 func syncFile(f *os.File) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		if fullFsync(int(fd)) != nil {
-			serr = fsync(int(fd))
+	return syncWith(f, func(fd int) error {
+		if fullFsync(fd) != nil {
+			return fsync(fd)
 		}
-	}); err != nil {
-		return err
-	}
-	if serr != nil {
-		return &os.PathError{Op: "fsync", Path: f.Name(), Err: serr}
-	}
-	return nil
+		return nil
+	})
 }
 
 func fullFsync(fd int) error {
 	for {
 		_, err := unix.FcntlInt(uintptr(fd), unix.F_FULLFSYNC, 0)
-		if !errors.Is(err, unix.EINTR) {
-			return err
-		}
-	}
-}
-
-func fsync(fd int) error {
-	for {
-		err := unix.Fsync(fd)
 		if !errors.Is(err, unix.EINTR) {
 			return err
 		}

@@ -2,12 +2,7 @@
 
 package store
 
-import (
-	"errors"
-	"os"
-
-	"golang.org/x/sys/unix"
-)
+import "os"
 
 // canSyncDirs: fsync of a directory makes its entries durable.
 const canSyncDirs = true
@@ -17,25 +12,5 @@ const canSyncDirs = true
 // syncFile does all the work.
 func startWriteback(*os.File, int64, int64) {}
 
-// syncFile makes f durable with fsync(2), retried on EINTR.
-func syncFile(f *os.File) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		for {
-			serr = unix.Fsync(int(fd))
-			if !errors.Is(serr, unix.EINTR) {
-				return
-			}
-		}
-	}); err != nil {
-		return err
-	}
-	if serr != nil {
-		return &os.PathError{Op: "fsync", Path: f.Name(), Err: serr}
-	}
-	return nil
-}
+// syncFile makes f durable with fsync(2).
+func syncFile(f *os.File) error { return syncWith(f, fsync) }
