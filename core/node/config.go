@@ -35,6 +35,19 @@ type Config struct {
 	// per-destination packet statistics track each (the reference's are
 	// unbounded).
 	StatsLimit int
+	// BatchScheduling, on Linux, makes Start switch every thread of the
+	// process from the default policy to SCHED_BATCH (nice values are
+	// kept). A thread that wakes up then no longer preempts the one
+	// running: a node that writes to a link or the device keeps its CPU
+	// until it blocks instead of being switched out the moment the reader
+	// on the other end (another node, the local TCP) wakes up. With all
+	// nodes of a 2- or 3-node line on one 2-core machine that measured
+	// ~20 % more single-stream throughput (bench/). Idle latency is not
+	// affected (a waking thread still gets an idle CPU at once); under
+	// load a woken thread may wait for the running one's time slice.
+	// The setting is process-wide, so an embedding program with
+	// latency-critical threads should turn it off. Default true.
+	BatchScheduling bool
 }
 
 // Default returns the default configuration without a key.
@@ -49,6 +62,8 @@ func Default() Config {
 		ParkTotal:      10_000,
 		ParkBytes:      16 << 20,
 		StatsLimit:     4096,
+
+		BatchScheduling: true,
 	}
 }
 

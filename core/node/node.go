@@ -106,6 +106,11 @@ func (n *Node) Start(ctx context.Context) error {
 	if err := n.r.Start(ctx); err != nil {
 		return fmt.Errorf("node: start router: %w", err)
 	}
+	if n.cfg.BatchScheduling {
+		if err := batchScheduling(); err != nil {
+			n.log.Warn("cannot switch to SCHED_BATCH", "err", err)
+		}
+	}
 	if n.dev != nil {
 		rd, err := newDeviceReader(n)
 		if err != nil {

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package node
+
+// batchScheduling is Linux-only.
+func batchScheduling() error { return nil }
