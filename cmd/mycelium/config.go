@@ -48,12 +48,14 @@ type fileConfig struct {
 	VsockListenPort         *uint32  `toml:"vsock_listen_port"`
 
 	// Ours.
-	KeyFile      string       `toml:"key_file"`
-	Device       string       `toml:"device"`
-	DataDir      string       `toml:"data_dir"`
-	SOCKS5Listen string       `toml:"socks5_listen"`
-	APIToken     string       `toml:"api_token"`
-	Router       routerTimers `toml:"router"`
+	KeyFile      string `toml:"key_file"`
+	Device       string `toml:"device"`
+	DataDir      string `toml:"data_dir"`
+	SOCKS5Listen string `toml:"socks5_listen"`
+	APIToken     string `toml:"api_token"`
+	// BatchScheduling: nil means on (see node.Config.BatchScheduling).
+	BatchScheduling *bool        `toml:"batch_scheduling"`
+	Router          routerTimers `toml:"router"`
 }
 
 // routerTimers are the optional [router] table: the routing timers.

@@ -97,6 +97,18 @@ socks5_listen = "127.0.0.1:11080"
 			s.device, s.tunName, s.apiAddr, s.socks5Listen, s.link.TCPListen)
 	}
 
+	if !s.batchSched {
+		t.Error("batch scheduling is off without batch_scheduling in the file")
+	}
+	cfg, err := parseConfig([]byte("batch_scheduling = false\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var run RunCmd
+	if off, err := run.mergeSettings(&Globals{KeyFile: "/tmp/k"}, nil, &cfg.fileConfig); err != nil || off.batchSched {
+		t.Errorf("batch_scheduling = false: %v, %v", off.batchSched, err)
+	}
+
 	s = settings("--device", "none", "--tcp-listen-port=9000", "--api-addr", "127.0.0.1:1", "--tun-name", "x0")
 	if s.device != "none" || s.tunName != "x0" || s.apiAddr != "127.0.0.1:1" || s.link.TCPListen.Port() != 9000 {
 		t.Errorf("flags did not override the file: device %q tun %q api %q tcp %q",

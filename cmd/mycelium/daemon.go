@@ -102,6 +102,7 @@ func newDaemon(ctx context.Context, s *settings, log *slog.Logger) (d *daemon, e
 	ncfg := node.Default()
 	ncfg.Key = kp
 	ncfg.Router = s.router
+	ncfg.BatchScheduling = s.batchSched
 	n, err := node.New(ncfg, dev, log)
 	if err != nil {
 		if dev != nil {

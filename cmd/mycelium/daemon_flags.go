@@ -45,6 +45,7 @@ type settings struct {
 	keyFile        string
 	dataDir        string
 	device         string // "tun", "netstack" or "none"
+	batchSched     bool   // node.Config.BatchScheduling
 	tunName        string
 	link           link.Config
 	router         router.Config
@@ -120,6 +121,7 @@ func (c *RunCmd) mergeSettings(g *Globals, kctx *kong.Context, file *fileConfig)
 		s.dataDir = filepath.Dir(s.keyFile)
 	}
 
+	s.batchSched = file.BatchScheduling == nil || *file.BatchScheduling
 	s.device = str("device", c.Device, file.Device)
 	if c.NoTun || file.NoTun {
 		if s.device != "" && s.device != "none" {

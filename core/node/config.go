@@ -45,8 +45,9 @@ type Config struct {
 	// ~20 % more single-stream throughput (bench/). Idle latency is not
 	// affected (a waking thread still gets an idle CPU at once); under
 	// load a woken thread may wait for the running one's time slice.
-	// The setting is process-wide, so an embedding program with
-	// latency-critical threads should turn it off. Default true.
+	// The setting is process-wide (and inherited by child processes), so
+	// it is off by default for programs that embed a node; the mycelium
+	// daemon turns it on (config key batch_scheduling).
 	BatchScheduling bool
 }
 
@@ -62,8 +63,6 @@ func Default() Config {
 		ParkTotal:      10_000,
 		ParkBytes:      16 << 20,
 		StatsLimit:     4096,
-
-		BatchScheduling: true,
 	}
 }
 

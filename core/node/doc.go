@@ -29,9 +29,10 @@
 // batches. When a link's send queue is full the batch waits briefly for
 // room instead of being dropped, so back-pressure reaches the sending
 // TCP over the links rather than as loss (see sendWait, transitWait).
-// On Linux, Start puts the process's threads under SCHED_BATCH
-// (Config.BatchScheduling), so handing a batch to a link or the device
-// does not switch the node out in favour of the reader it wakes.
+// With Config.BatchScheduling (the daemon's default), Start puts the
+// process's threads under SCHED_BATCH on Linux, so handing a batch to a
+// link or the device does not switch the node out in favour of the
+// reader it wakes.
 //
 // The device may be nil (no-TUN mode): the node then routes and forwards
 // for others, answers route requests and carries messages, and drops
