@@ -60,11 +60,12 @@ func NewHandoff(cfg HandoffConfig) (*Handoff, error) {
 	return h, nil
 }
 
-// ErrNotDelivered is wrapped by hand-off errors that happened before the
-// plugin could see the connection: the descriptor was not sent, or the
+// ErrNotDelivered is wrapped by hand-off errors that happened because the
+// plugin could not be reached: the descriptor could not be sent, or the
 // data socket could not be dialled or did not take the preamble. Not a
 // byte of the connection was read, so it can be handed to another plugin
-// process (see TryDeliver).
+// process (see TryDeliver). Errors that would recur with any process (no
+// valid preamble for the peer) do not wrap it.
 var ErrNotDelivered = errors.New("sdk: connection not handed to the plugin")
 
 // notDelivered marks err as a failure before the hand-off (ErrNotDelivered)
@@ -97,6 +98,9 @@ func (h *Handoff) TryDeliver(ctx context.Context, c net.Conn, p Peer) error {
 	}
 	u, err := h.dialData(ctx, p)
 	if err != nil {
+		if !errors.Is(err, ErrNotDelivered) {
+			_ = c.Close()
+		}
 		return err
 	}
 	_, err = h.splice(ctx, c, u)
@@ -118,14 +122,15 @@ func (h *Handoff) Splice(ctx context.Context, c net.Conn, p Peer) (Transfer, err
 }
 
 // dialData dials the plugin's data socket and writes the preamble for p.
-// Its errors wrap ErrNotDelivered.
+// Failures to reach the plugin wrap ErrNotDelivered; a missing socket or
+// a peer that has no valid preamble would fail again and do not.
 func (h *Handoff) dialData(ctx context.Context, p Peer) (net.Conn, error) {
 	if h.socketPath == "" {
-		return nil, notDelivered{errors.New("sdk: splice: no data socket configured")}
+		return nil, errors.New("sdk: splice: no data socket configured")
 	}
 	pre, err := EncodePreamble(p)
 	if err != nil {
-		return nil, notDelivered{fmt.Errorf("sdk: splice: %w", err)}
+		return nil, fmt.Errorf("sdk: splice: %w", err)
 	}
 	setup, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()

@@ -16,6 +16,7 @@ func (h *Handoff) PassFD(_ context.Context, c net.Conn, _ Peer) error {
 	return ErrNoFDPassing
 }
 
-func (h *Handoff) passFD(context.Context, net.Conn, Peer) error {
-	return notDelivered{ErrNoFDPassing}
+func (h *Handoff) passFD(_ context.Context, c net.Conn, _ Peer) error {
+	_ = c.Close()
+	return ErrNoFDPassing
 }

@@ -34,19 +34,22 @@ func (h *Handoff) PassFD(ctx context.Context, c net.Conn, p Peer) error {
 	return err
 }
 
-// passFD is PassFD, except that it leaves c open when the descriptor was
-// not sent (the error wraps ErrNotDelivered).
+// passFD is PassFD, except that it leaves c open when the descriptor could
+// not be sent to the plugin (the error wraps ErrNotDelivered).
 func (h *Handoff) passFD(ctx context.Context, c net.Conn, p Peer) error {
 	if h.fdConn == nil || !canPassFD(c) {
-		return notDelivered{ErrNoFDPassing}
+		_ = c.Close()
+		return ErrNoFDPassing
 	}
 	pre, err := EncodePreamble(p)
 	if err != nil {
-		return notDelivered{fmt.Errorf("sdk: pass fd: %w", err)}
+		_ = c.Close()
+		return fmt.Errorf("sdk: pass fd: %w", err)
 	}
 	raw, err := c.(syscall.Conn).SyscallConn()
 	if err != nil {
-		return notDelivered{fmt.Errorf("sdk: pass fd: %w", err)}
+		_ = c.Close()
+		return fmt.Errorf("sdk: pass fd: %w", err)
 	}
 	dl := time.Now().Add(h.timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
