@@ -99,7 +99,9 @@ func apiCall(method, addr, path string) ([]byte, error) {
 	return body, nil
 }
 
-// printStatus writes st as a table.
+// printStatus writes st as tables: the plugins, their services (one row
+// per service, its listeners below it), and the forwards. Each table is
+// aligned on its own.
 func printStatus(w io.Writer, st gateway.Status, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PLUGIN\tSTATE\tPID\tRESTARTS\tSINCE\tHEALTH")
@@ -109,23 +111,50 @@ func printStatus(w io.Writer, st gateway.Status, now time.Time) error {
 			health = orDash(p.Health)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", p.Name, p.State, pid(p.Pid), p.Restarts, age(now, p.Since), health)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, p := range st.Plugins {
 		if p.LastError != "" {
-			fmt.Fprintf(tw, "  last error:\t%s\n", firstLine(p.LastError))
-		}
-		for _, s := range p.Services {
-			fmt.Fprintf(tw, "  %s\t%s\t%s/%s\tserving=%v\taccepted=%d refused=%d failed=%d active=%d\n",
-				s.Name, s.State, s.Protocol, s.TLS, s.Serving, s.Accepted, s.Refused, s.Failed, s.Active)
-			for _, l := range s.Listeners {
-				line := fmt.Sprintf("    %s\t%s", l.Origin, l.Addr)
-				if l.Error != "" {
-					line += "\terror: " + l.Error
-				}
-				fmt.Fprintln(tw, line)
-			}
+			fmt.Fprintf(w, "%s: last error: %s\n", p.Name, firstLine(p.LastError))
 		}
 	}
+
+	var services bool
+	for _, p := range st.Plugins {
+		services = services || len(p.Services) > 0
+	}
+	if services {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SERVICE\tSTATE\tPROTOCOL\tSERVING\tACCEPTED\tREFUSED\tFAILED\tACTIVE\tLISTENERS")
+		for _, p := range st.Plugins {
+			for _, s := range p.Services {
+				var lns []string
+				for _, l := range s.Listeners {
+					ln := l.Origin + " " + l.Addr
+					if l.Error != "" {
+						ln += " (error: " + l.Error + ")"
+					}
+					lns = append(lns, ln)
+				}
+				// The listeners are the last cell, so long addresses do not
+				// widen the columns.
+				fmt.Fprintf(tw, "%s/%s\t%s\t%s/%s\t%v\t%d\t%d\t%d\t%d\t%s\n",
+					p.Name, s.Name, orDash(s.State), s.Protocol, s.TLS, s.Serving, s.Accepted, s.Refused, s.Failed, s.Active,
+					orDash(strings.Join(lns, ", ")))
+			}
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+
 	if len(st.Forwards) > 0 {
-		fmt.Fprintln(tw, "\nFORWARD\tTARGET\tACCEPTED\tFAILED\tACTIVE")
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "FORWARD\tTARGET\tACCEPTED\tFAILED\tACTIVE")
 		for _, f := range st.Forwards {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d", f.Local, f.Target, f.Accepted, f.Failed, f.Active)
 			if f.Error != "" {
@@ -133,11 +162,14 @@ func printStatus(w io.Writer, st gateway.Status, now time.Time) error {
 			}
 			fmt.Fprintln(tw)
 		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
 	if st.DialOut != "" {
-		fmt.Fprintf(tw, "\ndial-out (SOCKS5): %s\n", st.DialOut)
+		fmt.Fprintf(w, "\ndial-out (SOCKS5): %s\n", st.DialOut)
 	}
-	return tw.Flush()
+	return nil
 }
 
 func pid(p int) string {

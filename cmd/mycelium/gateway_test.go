@@ -19,8 +19,11 @@ func TestPrintStatus(t *testing.T) {
 		Plugins: []gateway.PluginStatus{{
 			Name: "mail", State: gateway.StateRunning, Pid: 42, Restarts: 1, Since: now.Add(-90 * time.Second), Healthy: true,
 			Services: []gateway.ServiceStatus{{
-				Name: "imap", Protocol: "imap", TLS: "starttls", Serving: true, Accepted: 3, Refused: 2,
+				Name: "imap", State: "error", Protocol: "imap", TLS: "starttls", Serving: true, Accepted: 3, Refused: 2,
 				Listeners: []gateway.ListenerStatus{{Addr: "[4ab::1]:143", Origin: "overlay"}, {Addr: "127.0.0.1:1143", Origin: "loopback", Error: "address in use"}},
+			}, {
+				Name: "submission", State: "listening", Protocol: "smtp", TLS: "starttls", Serving: true, Accepted: 12345, Refused: 0,
+				Listeners: []gateway.ListenerStatus{{Addr: "[4ab::1]:587", Origin: "overlay"}},
 			}},
 		}, {
 			Name: "webdav", State: gateway.StateFailed, LastError: "launch webdav: no such file\nmore", Since: now,
@@ -32,8 +35,8 @@ func TestPrintStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"mail", "running", "42", "1m30s", "imap/starttls", "refused=2", "[4ab::1]:143", "error: address in use",
-		"webdav", "failed", "last error:", "launch webdav: no such file", "[4ab::2]:143"} {
+	for _, want := range []string{"mail", "running", "42", "1m30s", "mail/imap", "imap/starttls", "[4ab::1]:143", "error: address in use",
+		"webdav", "failed", "webdav: last error: launch webdav: no such file", "[4ab::2]:143"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status output lacks %q:\n%s", want, out)
 		}
@@ -41,6 +44,27 @@ func TestPrintStatus(t *testing.T) {
 	if strings.Contains(out, "more") {
 		t.Errorf("multi-line error not cut to its first line:\n%s", out)
 	}
+	// Every row of a table has its columns at the same offsets: the
+	// service row's counters line up under the header.
+	lines := strings.Split(out, "\n")
+	col := func(prefix, word string) int {
+		for _, l := range lines {
+			if strings.HasPrefix(l, prefix) {
+				return strings.Index(l, word)
+			}
+		}
+		return -1
+	}
+	if h, r := col("PLUGIN", "PID"), col("mail ", "42"); h < 0 || h != r {
+		t.Errorf("PID column at %d in the header, %d in the row:\n%s", h, r, out)
+	}
+	if h, r1, r2 := col("SERVICE", "STATE"), col("mail/imap", "error"), col("mail/submission", "listening"); h < 0 || h != r1 || h != r2 {
+		t.Errorf("STATE column at %d in the header, %d and %d in the rows:\n%s", h, r1, r2, out)
+	}
+	if h, r := col("SERVICE", "LISTENERS"), col("mail/submission", "overlay"); h < 0 || h != r {
+		t.Errorf("LISTENERS column at %d in the header, %d in the row:\n%s", h, r, out)
+	}
+	t.Logf("\n%s", out)
 }
 
 func TestAPICall(t *testing.T) {
