@@ -33,6 +33,7 @@ func (h *Handler) generate(w http.ResponseWriter, r *http.Request) {
 // triggers a fresh check of the nodes (at most one a second): it may have
 // just been installed.
 func (h *Handler) route(ctx context.Context, model string) []target {
+	h.awaitFirstCheck(ctx)
 	targets := h.reg.candidates(model)
 	if len(targets) == 0 {
 		h.refresh(ctx, time.Second, true)

@@ -38,6 +38,7 @@ type Handler struct {
 	refreshMu   sync.Mutex
 	refreshing  chan struct{} // non-nil while a check runs; closed at its end
 	lastRefresh time.Time     // start of the last check
+	firstCheck  chan struct{} // closed when the first check of all nodes ends
 
 	kick chan struct{} // asks Run for a check now
 	// metricMaxAge is how old a route metric may be when a request has a
@@ -67,6 +68,8 @@ func New(cfg Config, host sdk.Host, log *slog.Logger, reg prometheus.Registerer)
 		metrics: m,
 		keyHash: sha256.Sum256([]byte(cfg.APIKey)),
 		kick:    make(chan struct{}, 1),
+
+		firstCheck: make(chan struct{}),
 
 		metricMaxAge: 5 * time.Second,
 	}, nil

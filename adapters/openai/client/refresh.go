@@ -47,8 +47,26 @@ func (h *Handler) refresh(ctx context.Context, maxAge time.Duration, detach bool
 
 	h.refreshMu.Lock()
 	h.refreshing = nil
+	select {
+	case <-h.firstCheck:
+	default:
+		close(h.firstCheck)
+	}
 	h.refreshMu.Unlock()
 	close(ch)
+}
+
+// awaitFirstCheck makes sure every node has been checked once before a
+// request is routed, so that a request right after start does not go to
+// whichever node happened to answer first: it joins the check under way,
+// or runs one if none has started.
+func (h *Handler) awaitFirstCheck(ctx context.Context) {
+	select {
+	case <-h.firstCheck:
+		return
+	default:
+	}
+	h.refresh(ctx, time.Hour, true)
 }
 
 // checkAll checks every node at once and forgets expired discovered ones.
