@@ -23,26 +23,8 @@ import (
 	"time"
 
 	"github.com/mycelium-go/mycelium/plugins/sdk"
+	"github.com/mycelium-go/mycelium/plugins/sdk/sdktest"
 )
-
-// peerListener wraps accepted connections with a fixed identity, the way
-// the gateway hands connections to a plugin.
-type peerListener struct {
-	net.Listener
-	origin  sdk.Origin
-	key     sdk.PublicKey
-	service string
-}
-
-func (l peerListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	addr, _ := netip.ParseAddrPort(c.RemoteAddr().String())
-	local, _ := netip.ParseAddrPort(c.LocalAddr().String())
-	return sdk.NewConn(c, sdk.Peer{Key: l.key, Addr: addr, Local: local, Origin: l.origin, Service: l.service}), nil
-}
 
 // fakeHost is the part of sdk.Host the dav plugin never calls.
 type fakeHost struct{}
@@ -106,7 +88,7 @@ func (p *plugin) serve(service string, origin sdk.Origin, key sdk.PublicKey) str
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- p.a.Serve(ctx, service, peerListener{Listener: ln, origin: origin, key: key, service: service})
+		done <- p.a.Serve(ctx, service, sdktest.IdentityListener(ln, sdk.Peer{Key: key, Origin: origin, Service: service}))
 	}()
 	p.t.Cleanup(func() {
 		cancel()

@@ -26,6 +26,7 @@ import (
 
 	"github.com/mycelium-go/mycelium/adapters/mail/addr"
 	"github.com/mycelium-go/mycelium/plugins/sdk"
+	"github.com/mycelium-go/mycelium/plugins/sdk/sdktest"
 )
 
 // testTLS makes a throwaway CA and a leaf for localhost/127.0.0.1/::1.
@@ -179,24 +180,6 @@ func (l *chanLn) Accept() (net.Conn, error) {
 func (l *chanLn) Close() error   { l.once.Do(func() { close(l.done) }); return nil }
 func (l *chanLn) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv6loopback, Port: 25} }
 
-// idLn wraps accepted TCP connections with a loopback (or overlay) identity.
-type idLn struct {
-	net.Listener
-	service string
-	origin  sdk.Origin
-	key     sdk.PublicKey
-}
-
-func (l *idLn) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	ra := c.RemoteAddr().(*net.TCPAddr).AddrPort()
-	la := c.LocalAddr().(*net.TCPAddr).AddrPort()
-	return sdk.NewConn(c, sdk.Peer{Key: l.key, Addr: ra, Local: la, Origin: l.origin, Service: l.service}), nil
-}
-
 // testNode is one adapter serving on loopback TCP listeners.
 type testNode struct {
 	t      testing.TB
@@ -259,7 +242,7 @@ func startNode(t testing.TB, o nodeOpts) *testNode {
 			t.Fatal(err)
 		}
 		n.ports[s.Name] = ln.Addr().(*net.TCPAddr).Port
-		lns[s.Name] = &idLn{Listener: ln, service: s.Name, origin: sdk.OriginLoopback}
+		lns[s.Name] = sdktest.IdentityListener(ln, sdk.Peer{Origin: sdk.OriginLoopback, Service: s.Name})
 		cfg.Services[s.Name] = sdk.ServiceBinding{Loopback: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(n.ports[s.Name]))}
 	}
 	mx := newChanLn()

@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/mycelium-go/mycelium/plugins/sdk"
+	"github.com/mycelium-go/mycelium/plugins/sdk/sdktest"
 )
 
 // serveExtra serves service on an extra TCP listener whose connections
@@ -28,7 +29,7 @@ func serveExtra(t *testing.T, n *testNode, service string, origin sdk.Origin, ke
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		n.a.Serve(ctx, service, &idLn{Listener: ln, service: service, origin: origin, key: key})
+		n.a.Serve(ctx, service, sdktest.IdentityListener(ln, sdk.Peer{Key: key, Origin: origin, Service: service}))
 	}()
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	return ln.Addr().String()

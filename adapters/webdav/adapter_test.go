@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/mycelium-go/mycelium/plugins/sdk"
+	"github.com/mycelium-go/mycelium/plugins/sdk/sdktest"
 )
 
 func TestDescribe(t *testing.T) {
@@ -87,7 +88,7 @@ func TestServeStopsWithContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- ta.a.Serve(ctx, ServiceHTTP, peerListener{ln, sdk.OriginOverlay, keyOf(1), ServiceHTTP})
+		done <- ta.a.Serve(ctx, ServiceHTTP, sdktest.IdentityListener(ln, sdk.Peer{Key: keyOf(1), Origin: sdk.OriginOverlay, Service: ServiceHTTP}))
 	}()
 	c := dc{t, "http://" + ln.Addr().String(), ""}
 	c.want(201, "PUT", "/f", "x")

@@ -13,7 +13,6 @@ import (
 	"math/big"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -21,26 +20,8 @@ import (
 	"time"
 
 	"github.com/mycelium-go/mycelium/plugins/sdk"
+	"github.com/mycelium-go/mycelium/plugins/sdk/sdktest"
 )
-
-// peerListener hands out connections carrying a fixed identity, as the
-// gateway's hand-off does.
-type peerListener struct {
-	net.Listener
-	origin  sdk.Origin
-	key     sdk.PublicKey
-	service string
-}
-
-func (l peerListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	remote, _ := netip.ParseAddrPort(c.RemoteAddr().String())
-	local, _ := netip.ParseAddrPort(c.LocalAddr().String())
-	return sdk.NewConn(c, sdk.Peer{Key: l.key, Addr: remote, Local: local, Origin: l.origin, Service: l.service}), nil
-}
 
 // testAdapter is a configured adapter on a data directory.
 type testAdapter struct {
@@ -91,7 +72,9 @@ func (ta *testAdapter) serveAt(addr, service string, origin sdk.Origin, key sdk.
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- ta.a.Serve(ctx, service, peerListener{ln, origin, key, service}) }()
+	go func() {
+		done <- ta.a.Serve(ctx, service, sdktest.IdentityListener(ln, sdk.Peer{Key: key, Origin: origin, Service: service}))
+	}()
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {

@@ -22,7 +22,9 @@
 // injected ones (Deliver) to ReceiveMessage, dials addresses registered
 // with Listen, and lists the node services set with SetNodeServices.
 //
-// Helpers: Key, Peer, LoopbackPeer and Node build identities; TLS makes a
+// Helpers: Key, Peer, LoopbackPeer and Node build identities;
+// IdentityListener stamps the connections of a plain listener with a peer
+// identity, for running Serve without the harness; TLS makes a
 // throwaway CA and leaf certificate; RequireBinary skips a test when a
 // program is missing.
 package sdktest
